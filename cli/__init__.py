@@ -1,0 +1,1 @@
+"""The ``siaran`` command line."""

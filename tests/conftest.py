@@ -1,0 +1,139 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: a fresh database per test session (per xdist worker) on the server at
+``SIARAN_TEST_PG_URL`` (default the local server), migrated once and emptied after each
+test. When ``CI`` is set and the server is unreachable the suite fails instead of skipping.
+SQLite: a migrated template file copied for every test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from core.bootstrap import Siaran
+from core.db import UnitOfWork, make_engine
+from core.permissions import SYSTEM_ACTOR, Actor
+from core.profiles import actor_of, create_profile
+from core.settings import Settings
+from sql.migrate import upgrade
+from sql.schema import metadata
+
+PG_URL = os.environ.get(
+    "SIARAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+ENGINES = ["sqlite", "postgresql"]
+TEST_PASSWORD = "correct-horse-battery"
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    server = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"siaran_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        server.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}")
+    url = _database_url(PG_URL, name)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+def _empty_postgres(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database URL on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "siaran.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_database_url")
+    yield url
+    engine = make_engine(url)
+    _empty_postgres(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(env="test", data_dir=tmp_path / "data", database_url=db_url)
+
+
+@pytest.fixture
+def siaran(settings: Settings, engine: Engine) -> Siaran:
+    return Siaran(settings=settings, engine=engine)
+
+
+@pytest.fixture
+def uow(siaran: Siaran) -> UnitOfWork:
+    return siaran.uow
+
+
+def _make_actor(uow: UnitOfWork, role: str) -> Actor:
+    with uow.begin() as session:
+        profile = create_profile(
+            session,
+            SYSTEM_ACTOR,
+            email=f"{role}@example.com",
+            full_name=f"Test {role.title()}",
+            role=role,
+            password=TEST_PASSWORD,
+        )
+        return actor_of(profile)
+
+
+@pytest.fixture
+def owner(uow: UnitOfWork) -> Actor:
+    return _make_actor(uow, "owner")
+
+
+@pytest.fixture
+def supervisor(uow: UnitOfWork) -> Actor:
+    return _make_actor(uow, "supervisor")
+
+
+@pytest.fixture
+def agent(uow: UnitOfWork) -> Actor:
+    return _make_actor(uow, "agent")
