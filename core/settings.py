@@ -113,7 +113,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 def _variable_name(field: str) -> str:
     aliases = {"database_url": "DATABASE_URL", "dagster_home": "DAGSTER_HOME"}
-    return aliases.get(field, f"SIARAN_{field.upper()}")
+    return aliases.get(field.lower(), f"SIARAN_{field.upper()}")
 
 
 @lru_cache(maxsize=1)
