@@ -89,5 +89,10 @@ def _safe_url() -> str:
     return make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
 
 
+# Command groups that live in their own modules.
+from cli.up import up  # noqa: E402
+
+main.add_command(up)
+
 if __name__ == "__main__":
     main()
