@@ -54,7 +54,8 @@ class UnitOfWork:
             session.rollback()
             raise
         finally:
-            session.rollback()
+            # close() releases the connection and discards uncommitted work without
+            # expiring loaded objects, so callers may read them after the block.
             session.close()
 
     @contextmanager
