@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,14 +59,18 @@ def create_profile(
 def authenticate(session: Session, email: str, password: str) -> Profile:
     """The active profile with these credentials, or AuthenticationFailed."""
     profile = session.scalar(select(Profile).where(Profile.email == email.strip().lower()))
-    if (
-        profile is None
-        or not profile.is_active
-        or not verify_password(profile.password_hash, password)
-    ):
+    # Verify even for unknown or inactive profiles: answering faster for them would tell an
+    # attacker which email addresses have accounts.
+    stored = profile.password_hash if profile is not None else _decoy_hash()
+    if not verify_password(stored, password) or profile is None or not profile.is_active:
         raise AuthenticationFailed("Wrong email or password.")
     profile.last_login_at = utcnow()
     return profile
+
+
+@cache
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def issue_token(
@@ -81,6 +88,28 @@ def issue_token(
     )
     audit.record(session, actor_of(profile), "token.issue", "profile", profile.id, {"name": name})
     return token
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the profile and its new bearer token (shown once)."""
+
+    profile: Profile
+    token: str
+    expires_at: datetime
+
+
+def sign_in(
+    session: Session, email: str, password: str, *, ttl_days: int = 30, token_name: str = "login"
+) -> SignedIn:
+    """Check the credentials and issue a bearer token (audited as ``token.issue``)."""
+    profile = authenticate(session, email, password)
+    token = issue_token(session, profile, name=token_name, ttl_days=ttl_days)
+    expires_at = session.scalar(
+        select(ApiToken.expires_at).where(ApiToken.token_hash == hash_token(token))
+    )
+    assert expires_at is not None  # issue_token always sets it
+    return SignedIn(profile=profile, token=token, expires_at=expires_at)
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
@@ -130,6 +159,26 @@ def set_active(session: Session, actor: Actor, profile_id: uuid.UUID, active: bo
         "profile.activate" if active else "profile.deactivate",
         "profile",
         profile.id,
+    )
+    return profile
+
+
+def set_role(session: Session, actor: Actor, profile_id: uuid.UUID, role: str) -> Profile:
+    """Change a profile's role; nobody changes their own, so an owner cannot lock themself out."""
+    require(actor, Permission.PROFILE_MANAGE)
+    if role not in (Role.OWNER, Role.SUPERVISOR, Role.AGENT):
+        raise InvalidInput(f"role must be owner, supervisor or agent, not {role!r}")
+    profile = session.get(Profile, profile_id)
+    if profile is None:
+        raise NotFound(f"Profile {profile_id} does not exist.")
+    if profile.role == role:
+        return profile
+    if profile.id == actor.id:
+        raise Conflict("You cannot change your own role.")
+    previous = profile.role
+    profile.role = role
+    audit.record(
+        session, actor, "profile.role", "profile", profile.id, {"from": previous, "to": role}
     )
     return profile
 

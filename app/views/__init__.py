@@ -1,0 +1,1 @@
+"""The app's page scripts; ``app/navigation.py`` registers them."""

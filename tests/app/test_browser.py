@@ -1,0 +1,116 @@
+"""The app shell in a real browser: the real Streamlit server, sign-in, navigation, sign-out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from core.permissions import Actor
+from core.settings import PROJECT_ROOT
+from tests.conftest import TEST_PASSWORD
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run app/main.py`` as ``siaran up`` starts it, on a free port."""
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        SIARAN_DATA_DIR=str(tmp_path / "data"),
+        SIARAN_ENV="test",
+    )
+    log = (tmp_path / "streamlit.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app" / "main.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true"],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail((tmp_path / "streamlit.log").read_text())
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed", pytrace=False)
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+# One engine is enough here: the AppTest suite covers both; this proves the real server.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sign_in_navigate_and_sign_out(
+    app_url: str, browser: Browser, owner: Actor, agent: Actor, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(app_url)
+    page.get_by_role("textbox", name="Email").fill(owner.email)
+    page.get_by_role("textbox", name="Password").fill("wrong-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Wrong email or password.")).to_be_visible(timeout=15_000)
+
+    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Home")).to_be_visible(timeout=15_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Test Owner")).to_be_visible()
+    for title in ("Contacts", "Audit log"):
+        sidebar.get_by_role("link", name=title).click()
+        expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=15_000)
+    assert page.url.endswith("/audit-log")
+    page.screenshot(path=tmp_path / "owner-audit-log.png")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=15_000)
+
+    page.get_by_role("textbox", name="Email").fill(agent.email)
+    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="No access")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("link", name="Contacts")).to_have_count(0)
+    page.screenshot(path=tmp_path / "agent-no-access.png")

@@ -1,0 +1,19 @@
+"""The REST API under ``/api``: one router per resource, each carrying its own prefix.
+
+To add a resource, write ``webhook/api/<resource>.py`` with a ``router`` and append it to
+``ROUTERS``; the server includes them in this order.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from webhook.api import audit, auth, contacts, profiles, stats
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    profiles.router,
+    audit.router,
+    contacts.router,
+    stats.router,
+]
