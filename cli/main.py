@@ -90,9 +90,17 @@ def _safe_url() -> str:
 
 
 # Command groups that live in their own modules.
+from cli.contacts import import_group  # noqa: E402
+from cli.demo import demo  # noqa: E402
+from cli.sandbox import sandbox  # noqa: E402
+from cli.serve import serve_api  # noqa: E402
 from cli.up import up  # noqa: E402
 
 main.add_command(up)
+main.add_command(import_group)
+main.add_command(serve_api)
+main.add_command(demo)
+main.add_command(sandbox)
 
 if __name__ == "__main__":
     main()
