@@ -47,7 +47,7 @@ class PageSpec:
 
 
 # Sidebar sections in display order; a section with no visible page is left out.
-SECTIONS = ("Overview", "Customers", "Administration")
+SECTIONS = ("Overview", "Customers", "WhatsApp", "Administration")
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec(
@@ -66,6 +66,22 @@ PAGES: tuple[PageSpec, ...] = (
         ":material/contacts:",
         "Customers",
         frozenset({Permission.CONTACT_READ}),
+    ),
+    PageSpec(
+        "WhatsApp templates",
+        "whatsapp_templates.py",
+        "whatsapp-templates",
+        ":material/chat:",
+        "WhatsApp",
+        frozenset({Permission.TEMPLATE_READ}),
+    ),
+    PageSpec(
+        "WhatsApp account",
+        "whatsapp_account.py",
+        "whatsapp-account",
+        ":material/settings_phone:",
+        "WhatsApp",
+        frozenset({Permission.ACCOUNT_READ}),
     ),
     PageSpec(
         "Audit log",

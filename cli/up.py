@@ -3,7 +3,8 @@
 Creates and migrates the database, seeds demo data on first start, then runs every part
 as a child process with its URL printed: the WhatsApp sandbox (when no real account is
 connected), the HTTP server (webhooks + REST API), the Streamlit app and Dagster (UI and
-daemon via ``dagster dev``). Ctrl-C stops them all.
+daemon via ``dagster dev``). Ctrl-C stops them all. Once the sandbox listens, it becomes
+the WhatsApp account (templates synced) if none is connected.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Part:
     url: str
     port: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+SANDBOX = "WhatsApp sandbox"
 
 
 def prepare(settings: Settings, seed_contacts: int | None) -> str:
@@ -89,7 +93,7 @@ def plan_parts(settings: Settings, with_dagster: bool, with_sandbox: bool) -> li
     if with_sandbox:
         parts.append(
             Part(
-                "WhatsApp sandbox",
+                SANDBOX,
                 [python, "-m", "cli.main", "sandbox", "--host", host,
                  "--port", str(settings.sandbox_port),
                  "--webhook-url", f"http://{host}:{settings.api_port}/webhook"],
@@ -176,6 +180,23 @@ def _signal_group(part: Part, sig: signal.Signals) -> None:
         os.killpg(part.process.pid, sig)
 
 
+def connect_sandbox_account(settings: Settings, sandbox_url: str) -> None:
+    """With the sandbox listening: make it the account (if none is) and sync its templates."""
+    from core.errors import SiaranError
+    from core.sandbox_account import connect_sandbox_if_unconnected
+
+    app = bootstrap(settings)
+    try:
+        setup = connect_sandbox_if_unconnected(app, sandbox_url)
+    except SiaranError as exc:  # the demo still starts; the owner can connect in the app
+        click.secho(f"  Could not connect the WhatsApp sandbox account: {exc}", fg="yellow")
+        return
+    finally:
+        app.engine.dispose()
+    if setup is not None:
+        click.echo(f"  {setup}")
+
+
 def sandbox_needed(settings: Settings) -> bool:
     """The sandbox runs unless a real (non-sandbox) WhatsApp account is connected."""
     from sqlalchemy import select
@@ -226,6 +247,8 @@ def up(contacts: int | None, no_seed: bool, no_dagster: bool) -> None:
             if not ok:
                 raise click.ClickException(f"The {part.name} did not start; see its output above.")
             click.secho(f"  {part.name:<34} {part.url}", fg="green")
+            if part.name == SANDBOX and sandbox_url:
+                connect_sandbox_account(settings, sandbox_url)
         click.secho("Siaran is up. Press Ctrl-C to stop.", bold=True)
         while not stopping:
             for part in parts:

@@ -78,6 +78,23 @@ def _examples(component: dict[str, Any], kind: str) -> dict[str, str]:
     return {str(i + 1): str(v) for i, v in enumerate(values)}
 
 
+def _url_suffix_example(button: dict[str, Any]) -> str | None:
+    """The example value of a URL button's variable.
+
+    Meta's example is the whole URL (``https://shop.id/p/a1`` for ``https://shop.id/p/{{1}}``);
+    the value sent is only the part the placeholder stands for (``a1``).
+    """
+    example = (button.get("example") or [None])[0]
+    if example is None:
+        return None
+    example = str(example)
+    prefix, _, rest = str(button.get("url", "")).partition("{{")
+    suffix = rest.partition("}}")[2]
+    if prefix and example.startswith(prefix) and example.endswith(suffix):
+        return example[len(prefix) : len(example) - len(suffix)] or example
+    return example
+
+
 def extract_variables(components: list[dict[str, Any]]) -> list[TemplateVariable]:
     """Every value a template needs at send time, in Meta's order."""
     variables: list[TemplateVariable] = []
@@ -99,7 +116,7 @@ def extract_variables(components: list[dict[str, Any]]) -> list[TemplateVariable
     buttons = _component(components, "BUTTONS")
     for index, button in enumerate((buttons or {}).get("buttons", [])):
         if str(button.get("type", "")).upper() == "URL":
-            example = (button.get("example") or [None])[0]
+            example = _url_suffix_example(button)
             for name in _placeholders(button.get("url")):
                 variables.append(TemplateVariable("button", name, example, button_index=index))
     return variables

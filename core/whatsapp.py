@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
@@ -23,9 +25,10 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.permissions import Actor, Permission, require
 from core.security import SecretBox
+from core.settings import Settings
 from core.templates import RenderedTemplate, extract_variables, render, sample_values
 from sender.cloud_api import DEFAULT_API_VERSION, DEFAULT_BASE_URL, CloudApiClient
-from sender.errors import CloudApiError
+from sender.errors import CloudApiError, NetworkError
 from sender.models import MessageTemplate, PhoneNumberInfo
 from sql.schema import WhatsAppAccount, WhatsAppTemplate
 from sql.types import utcnow
@@ -33,6 +36,7 @@ from sql.types import utcnow
 T = TypeVar("T")
 ClientFactory = Callable[[WhatsAppAccount, SecretBox], CloudApiClient]
 TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL")
+TEMPLATE_CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 MANAGER_URL = "https://business.facebook.com/wa/manage/message-templates/"
 
 
@@ -49,10 +53,22 @@ class AccountCredentials(BaseModel):
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^v\d+\.\d+$")
     is_sandbox: bool = False
 
-    @field_validator("name", "access_token", "app_secret", "verify_token", "api_base_url")
+    # Before the length checks, so eight spaces are not a token.
+    @field_validator(
+        "name", "waba_id", "phone_number_id", "access_token", "app_secret", "verify_token",
+        "api_base_url", "api_version", mode="before",
+    )  # fmt: skip
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an https:// (or http://) address such as " + DEFAULT_BASE_URL)
+        return value.rstrip("/")
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -76,13 +92,37 @@ def client_for(account: WhatsAppAccount, secrets: SecretBox) -> CloudApiClient:
     )
 
 
-def _owner_message(exc: CloudApiError) -> str:
-    return f"WhatsApp refused the connection: {exc}"
+def _refused(exc: CloudApiError, field: str, base_url: str) -> InvalidInput:
+    """Why WhatsApp said no, pinned to the credential an owner should look at."""
+    if isinstance(exc, NetworkError):
+        cause = exc.__cause__
+        reason = f"{type(cause).__name__}: {cause}" if cause else exc.message
+        message = f"Siaran could not reach WhatsApp at {base_url} ({reason})."
+        return InvalidInput(message, [{"path": "api_base_url", "message": message}])
+    if exc.code in (0, 190) or exc.http_status == 401:
+        field = "access_token"
+    elif exc.code == 2500:  # unknown path components: the address or version is wrong
+        field = "api_base_url"
+    elif exc.code in (3, 10) or (exc.code is not None and 200 <= exc.code <= 299):
+        field = "access_token"  # the token lacks a permission
+    return InvalidInput(
+        f"WhatsApp refused the connection: {exc}", [{"path": field, "message": str(exc)}]
+    )
 
 
 async def _probe(client: CloudApiClient) -> PhoneNumberInfo:
+    """Read the phone number, then one template of the WABA: both ids and the token work."""
     async with client:
-        return await client.get_phone_number_info()
+        try:
+            info = await client.get_phone_number_info()
+        except CloudApiError as exc:
+            raise _refused(exc, "phone_number_id", client.base_url) from None
+        try:
+            async with contextlib.aclosing(client.list_templates(limit=1)) as templates:
+                await anext(aiter(templates), None)
+        except CloudApiError as exc:
+            raise _refused(exc, "waba_id", client.base_url) from None
+        return info
 
 
 def _apply_info(account: WhatsAppAccount, info: PhoneNumberInfo) -> None:
@@ -121,10 +161,7 @@ def connect_account(
     account.access_token_encrypted = secrets.encrypt(credentials.access_token)
     account.app_secret_encrypted = secrets.encrypt(credentials.app_secret)
     account.verify_token_encrypted = secrets.encrypt(credentials.verify_token)
-    try:
-        info = run_async(_probe(client_factory(account, secrets)))
-    except CloudApiError as exc:
-        raise InvalidInput(_owner_message(exc)) from None
+    info = run_async(_probe(client_factory(account, secrets)))
     _apply_info(account, info)
     account.is_active = True
     account.connected_at = utcnow()
@@ -182,10 +219,7 @@ def check_connection(
     """Re-read the number's quality, throughput and messaging limit from WhatsApp."""
     require(actor, Permission.ACCOUNT_MANAGE)
     account = _require_account(session)
-    try:
-        info = run_async(_probe(client_factory(account, secrets)))
-    except CloudApiError as exc:
-        raise InvalidInput(_owner_message(exc)) from None
+    info = run_async(_probe(client_factory(account, secrets)))
     _apply_info(account, info)
     audit.record(
         session, actor, "whatsapp_account.check", "whatsapp_account", account.id,
@@ -205,6 +239,7 @@ def disconnect_account(session: Session, actor: Actor) -> WhatsAppAccount:
 def account_summary(account: WhatsAppAccount, secrets: SecretBox) -> dict[str, Any]:
     """What the app and API show about the account: never a secret, only its last digits."""
     token = secrets.decrypt(account.access_token_encrypted)
+    verify_token = secrets.decrypt(account.verify_token_encrypted)
     return {
         "id": str(account.id),
         "name": account.name,
@@ -220,9 +255,16 @@ def account_summary(account: WhatsAppAccount, secrets: SecretBox) -> dict[str, A
         "api_version": account.api_version,
         "is_sandbox": account.is_sandbox,
         "access_token": "••••" + token[-4:],
+        "verify_token_hint": "••••" + verify_token[-4:],
+        "is_active": account.is_active,
         "connected_at": account.connected_at.isoformat(),
         "last_checked_at": account.last_checked_at.isoformat() if account.last_checked_at else None,
     }
+
+
+def webhook_callback_url(settings: Settings) -> str:
+    """Where Meta must POST webhooks: the HTTP server's ``/webhook`` (paste into Meta's app)."""
+    return f"http://{settings.api_host}:{settings.api_port}/webhook"
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -303,8 +345,10 @@ def _changed(row: WhatsAppTemplate, remote: MessageTemplate) -> bool:
         row.status != remote.status
         or row.category != (remote.category or "")
         or row.components != remote.components
-        or row.parameter_format != remote.parameter_format
+        or row.parameter_format != remote.parameter_format.upper()
         or row.meta_template_id != remote.id
+        or row.rejected_reason != remote.raw.get("rejected_reason")
+        or row.quality_score != (remote.raw.get("quality_score") or {}).get("score")
         or row.removed_at is not None
     )
 
@@ -333,6 +377,8 @@ def list_templates(
     include_removed: bool = False,
 ) -> list[WhatsAppTemplate]:
     require(actor, Permission.TEMPLATE_READ)
+    _check_choice("status", status, TEMPLATE_STATUSES)
+    _check_choice("category", category, TEMPLATE_CATEGORIES)
     query = select(WhatsAppTemplate).order_by(WhatsAppTemplate.name, WhatsAppTemplate.language)
     account = active_account(session)
     if account is not None:
@@ -350,6 +396,13 @@ def list_templates(
     if not include_removed:
         query = query.where(WhatsAppTemplate.removed_at.is_(None))
     return list(session.scalars(query))
+
+
+def _check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> None:
+    if value and value.upper() not in choices:
+        message = f"must be one of {', '.join(choices)}"
+        raise InvalidInput(f"Unknown template {name} {value!r}: {message}.",
+                           [{"path": name, "message": message}])  # fmt: skip
 
 
 def get_template(session: Session, actor: Actor, template_id: uuid.UUID) -> WhatsAppTemplate:
