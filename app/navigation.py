@@ -5,7 +5,8 @@ naming the permissions it needs; the navigation of every role follows. Pages nev
 role names. An actor who may see none of them (an agent) gets the "no access" page.
 
 Streamlit's ``url_path`` is one path segment, so ``/campaigns/new`` becomes
-``campaigns-new`` and per-campaign pages take the campaign id as a query parameter.
+``campaign-builder`` and per-campaign pages take the campaign id as a query parameter
+(``campaign-builder?campaign=<id>``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class PageSpec:
 
 
 # Sidebar sections in display order; a section with no visible page is left out.
-SECTIONS = ("Overview", "Customers", "WhatsApp", "Administration")
+SECTIONS = ("Overview", "Customers", "Campaigns", "WhatsApp", "Administration")
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec(
@@ -66,6 +67,38 @@ PAGES: tuple[PageSpec, ...] = (
         ":material/contacts:",
         "Customers",
         frozenset({Permission.CONTACT_READ}),
+    ),
+    PageSpec(
+        "Opt-outs",
+        "opt_outs.py",
+        "opt-outs",
+        ":material/unsubscribe:",
+        "Customers",
+        frozenset({Permission.OPTOUT_READ}),
+    ),
+    PageSpec(
+        "Campaigns",
+        "campaigns.py",
+        "campaigns",
+        ":material/campaign:",
+        "Campaigns",
+        frozenset({Permission.CAMPAIGN_READ}),
+    ),
+    PageSpec(
+        "Campaign builder",
+        "campaign_builder.py",
+        "campaign-builder",
+        ":material/edit_square:",
+        "Campaigns",
+        frozenset({Permission.CAMPAIGN_WRITE}),
+    ),
+    PageSpec(
+        "Campaign analytics",
+        "campaign_analytics.py",
+        "campaign-analytics",
+        ":material/monitoring:",
+        "Campaigns",
+        frozenset({Permission.ANALYTICS_READ}),
     ),
     PageSpec(
         "WhatsApp templates",

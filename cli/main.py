@@ -93,14 +93,21 @@ def _safe_url() -> str:
 from cli.contacts import import_group  # noqa: E402
 from cli.demo import demo  # noqa: E402
 from cli.sandbox import sandbox  # noqa: E402
+from cli.send import send, worker  # noqa: E402
 from cli.serve import serve_api  # noqa: E402
 from cli.up import up  # noqa: E402
+from cli.warehouse import warehouse  # noqa: E402
+from cli.webhooks import webhooks  # noqa: E402
 
 main.add_command(up)
 main.add_command(import_group)
 main.add_command(serve_api)
 main.add_command(demo)
 main.add_command(sandbox)
+main.add_command(send)
+main.add_command(worker)
+main.add_command(webhooks)
+main.add_command(warehouse)
 
 if __name__ == "__main__":
     main()

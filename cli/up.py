@@ -33,6 +33,12 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 4
+    tag_concurrency_limits:
+      # One run per campaign at a time: a second fence behind the database status guard.
+      - key: siaran/campaign
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 

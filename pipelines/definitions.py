@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.resources import SiaranResource
+from assets.warehouse import WAREHOUSE_ASSETS, WAREHOUSE_CHECKS
+from pipelines.campaign_sensor import scheduled_campaigns_sensor
+from pipelines.campaigns import (
+    campaign_expiry_schedule,
+    expire_campaign_messages_job,
+    send_campaign_job,
+)
+from pipelines.resources import SiaranResource, WarehouseResource
+from pipelines.warehouse import warehouse_freshness_sensor, warehouse_refresh_job
+from pipelines.webhooks import webhook_retry_job, webhook_retry_sensor
 
 defs = dg.Definitions(
-    assets=[],
-    jobs=[],
-    schedules=[],
-    sensors=[],
-    resources={"siaran": SiaranResource()},
+    assets=[*WAREHOUSE_ASSETS],
+    asset_checks=[*WAREHOUSE_CHECKS],
+    jobs=[
+        send_campaign_job,
+        expire_campaign_messages_job,
+        webhook_retry_job,
+        warehouse_refresh_job,
+    ],
+    schedules=[campaign_expiry_schedule],
+    sensors=[scheduled_campaigns_sensor, webhook_retry_sensor, warehouse_freshness_sensor],
+    resources={"siaran": SiaranResource(), "warehouse": WarehouseResource()},
 )

@@ -1,4 +1,10 @@
-"""Sending to WhatsApp: the Cloud API client, its payload builders and its error model."""
+"""Sending to WhatsApp: the Cloud API client, its payload builders and its error model.
+
+The throttled campaign sender lives beside them and is imported from its modules (it needs
+the database and ``core.campaigns``, which import this package): ``sender.run``
+(``run_campaign``, ``run_worker``), ``sender.loop``, ``sender.rate``, ``sender.outbox``.
+See docs/sender.md.
+"""
 
 from sender.cloud_api import CloudApiClient, scalable_transport
 from sender.errors import (

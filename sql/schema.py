@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -59,6 +60,14 @@ MESSAGE_STATUSES = (
     "failed",
     "expired",
     "cancelled",
+)
+EXCLUSION_REASONS = (
+    "opted_out",
+    "cooldown",
+    "invalid_phone",
+    "duplicate_phone",
+    "missing_variable",
+    "invalid_content",
 )
 WEBHOOK_EVENT_STATES = ("received", "processed", "failed")
 
@@ -207,6 +216,50 @@ class Conversation(Base):
 
 
 # --- segments -------------------------------------------------------------------------------
+
+
+class LabelBit(Base):
+    """The bit of ``contact_features.label_bits`` that stands for a label (at most 63)."""
+
+    __tablename__ = "label_bits"
+
+    label_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True
+    )
+    bit: Mapped[int] = mapped_column(Integer, unique=True)
+    mask: Mapped[int] = mapped_column(BigInteger)  # 1 << bit, stored: portable arithmetic
+    assigned_at: Mapped[datetime]
+
+
+class ContactFeature(Base):
+    """One denormalised row per contact with everything segment criteria filter on.
+
+    Conversation aggregates, the labels as a bitmask and a copy of the custom fields, so a
+    segment is counted in one scan of one table. Rebuilt by
+    ``core.segments.features.refresh_contact_features`` (set-based, full or for changed
+    contacts); ``computed_at`` says how fresh each row is.
+    """
+
+    __tablename__ = "contact_features"
+    __table_args__ = (Index("ix_contact_features_computed_at", "computed_at"),)
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_interaction_at: Mapped[datetime | None]
+    # Status of the conversation with the latest message; NULL when there is none.
+    latest_status: Mapped[str | None] = mapped_column(String(20))
+    # One bit per CONVERSATION_STATUSES entry (bit i = status i seen in any conversation).
+    statuses_seen: Mapped[int] = mapped_column(Integer, default=0)
+    conversation_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    avg_rating: Mapped[float | None] = mapped_column(Float)
+    # Rating of the most recent rated conversation.
+    latest_rating: Mapped[int | None] = mapped_column(Integer)
+    # Sum of label_bits.mask over the contact's labels that have a bit.
+    label_bits: Mapped[int] = mapped_column(BigInteger, default=0)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    computed_at: Mapped[datetime]
 
 
 class Segment(Base):
@@ -369,7 +422,7 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     status_reason: Mapped[str | None] = mapped_column(Text)
     message_type: Mapped[str] = mapped_column(String(20), default="text")
-    # text body / media link or id, caption, filename; see core.messages for the shape.
+    # text body / media link or id, caption, filename; see core.campaigns.content.
     message_content: Mapped[dict[str, Any]] = mapped_column(default=dict)
     whatsapp_template_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("whatsapp_templates.id", ondelete="SET NULL")
@@ -383,6 +436,10 @@ class Campaign(Base):
     total_recipients: Mapped[int] = mapped_column(Integer, default=0)
     excluded_opted_out: Mapped[int] = mapped_column(Integer, default=0)
     excluded_cooldown: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_invalid_phone: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_duplicate_phone: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_missing_variable: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_invalid_content: Mapped[int] = mapped_column(Integer, default=0)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     delivered_count: Mapped[int] = mapped_column(Integer, default=0)
     read_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -409,10 +466,13 @@ class CampaignMessage(Base):
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
         UniqueConstraint("campaign_id", "phone", name="uq_campaign_messages_campaign_phone"),
         Index("ix_campaign_messages_campaign_status", "campaign_id", "status"),
-        Index("ix_campaign_messages_claim", "status", "next_attempt_at"),
+        # The sender claims due messages per campaign: (campaign, pending, due by now).
+        Index("ix_campaign_messages_claim", "campaign_id", "status", "next_attempt_at"),
         Index("ix_campaign_messages_phone_sent", "phone", "sent_at"),
         Index("ix_campaign_messages_contact_sent", "contact_id", "sent_at"),
         Index("ix_campaign_messages_wamid", "wamid", unique=True),
+        # The warehouse loads what changed since its last watermark (core.analytics).
+        Index("ix_campaign_messages_updated_at", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = _id()
@@ -429,6 +489,8 @@ class CampaignMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     error_code: Mapped[int | None] = mapped_column(BigInteger)
+    # sender.errors category of the last failure (transient, throttled, recipient, ...).
+    error_category: Mapped[str | None] = mapped_column(String(20))
     error_title: Mapped[str | None] = mapped_column(String(255))
     error_message: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
@@ -438,8 +500,76 @@ class CampaignMessage(Base):
     replied_at: Mapped[datetime | None]
     reply_text: Mapped[str | None] = mapped_column(Text)
     reply_wamid: Mapped[str | None] = mapped_column(String(128))
+    # When the recipient opted out in answer to this message (counted in opted_out_count).
+    opted_out_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+
+class CampaignProgress(Base):
+    """A running campaign's progress as the sender last measured it (sent / total, rate, ETA).
+
+    Written by ``sender.progress`` every few seconds from the outbox's per-status counts, so
+    the app, the API and the Dagster run show the same figures.
+    """
+
+    __tablename__ = "campaign_progress"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)  # pending + sending
+    sent: Mapped[int] = mapped_column(Integer, default=0)  # accepted by Meta (sent and beyond)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    expired: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    rate_per_second: Mapped[float] = mapped_column(Float, default=0.0)
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _updated()
+
+
+class SenderWorker(Base):
+    """A sender process serving one WhatsApp number, and its heartbeat.
+
+    Claims (``campaign_messages.claimed_by``) name the worker; when its heartbeat stops,
+    other workers release its claims for reconciliation (see ``sender.workers``).
+    """
+
+    __tablename__ = "sender_workers"
+    __table_args__ = (Index("ix_sender_workers_account_heartbeat", "account_id", "heartbeat_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    # Not foreign keys: a liveness record must not block deleting an account or campaign.
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # None: all of the number's
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+
+
+class CampaignExclusion(Base):
+    """A segment member the launch left out, and why (the downloadable exclusion list)."""
+
+    __tablename__ = "campaign_exclusions"
+    __table_args__ = (
+        CheckConstraint(_in("reason", EXCLUSION_REASONS), name="reason"),
+        Index("ix_campaign_exclusions_campaign_reason", "campaign_id", "reason"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    phone: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
 
 
 class ContactPreference(Base):

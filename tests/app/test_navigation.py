@@ -11,8 +11,26 @@ from app.navigation import NO_ACCESS, PAGES, VIEWS, visible_pages
 from core.permissions import Actor, Role
 
 ROLE_PAGES = {
-    Role.OWNER: ["Home", "Contacts", "WhatsApp templates", "WhatsApp account", "Audit log"],
-    Role.SUPERVISOR: ["Home", "Contacts", "WhatsApp templates", "WhatsApp account"],
+    Role.OWNER: [
+        "Home",
+        "Contacts",
+        "Opt-outs",
+        "Campaigns",
+        "Campaign builder",
+        "Campaign analytics",
+        "WhatsApp templates",
+        "WhatsApp account",
+        "Audit log",
+    ],
+    Role.SUPERVISOR: [
+        "Home",
+        "Contacts",
+        "Opt-outs",
+        "Campaigns",
+        "Campaign analytics",
+        "WhatsApp templates",
+        "WhatsApp account",
+    ],
     Role.AGENT: [],
 }
 

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from webhook.api import audit, auth, contacts, profiles, stats
+from webhook.api import (
+    analytics,
+    audit,
+    auth,
+    campaign_templates,
+    campaigns,
+    contacts,
+    notifications,
+    opt_outs,
+    profiles,
+    stats,
+    webhooks,
+    whatsapp,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -16,4 +29,11 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     contacts.router,
     stats.router,
+    whatsapp.router,
+    opt_outs.router,
+    webhooks.router,
+    analytics.router,
+    campaigns.router,
+    campaign_templates.router,
+    notifications.router,
 ]

@@ -248,6 +248,45 @@ def upgrade() -> None:
         batch_op.create_index("ix_conversations_last_message_at", ["last_message_at"], unique=False)
 
     op.create_table(
+        "label_bits",
+        sa.Column("label_id", sa.Uuid(), nullable=False),
+        sa.Column("bit", sa.Integer(), nullable=False),
+        sa.Column("mask", sa.BigInteger(), nullable=False),
+        sa.Column("assigned_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["label_id"],
+            ["labels.id"],
+            name=op.f("fk_label_bits_label_id_labels"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("label_id", name=op.f("pk_label_bits")),
+        sa.UniqueConstraint("bit", name=op.f("uq_label_bits_bit")),
+    )
+    op.create_table(
+        "contact_features",
+        sa.Column("contact_id", sa.Uuid(), nullable=False),
+        sa.Column("last_interaction_at", UTCDateTime(), nullable=True),
+        sa.Column("latest_status", sa.String(length=20), nullable=True),
+        sa.Column("statuses_seen", sa.Integer(), nullable=False),
+        sa.Column("conversation_count", sa.Integer(), nullable=False),
+        sa.Column("rating_count", sa.Integer(), nullable=False),
+        sa.Column("avg_rating", sa.Float(), nullable=True),
+        sa.Column("latest_rating", sa.Integer(), nullable=True),
+        sa.Column("label_bits", sa.BigInteger(), nullable=False),
+        sa.Column("custom_fields", JSONType, nullable=False),
+        sa.Column("computed_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_contact_features_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_contact_features")),
+    )
+    with op.batch_alter_table("contact_features", schema=None) as batch_op:
+        batch_op.create_index("ix_contact_features_computed_at", ["computed_at"], unique=False)
+
+    op.create_table(
         "segments",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -354,6 +393,10 @@ def upgrade() -> None:
         sa.Column("total_recipients", sa.Integer(), nullable=False),
         sa.Column("excluded_opted_out", sa.Integer(), nullable=False),
         sa.Column("excluded_cooldown", sa.Integer(), nullable=False),
+        sa.Column("excluded_invalid_phone", sa.Integer(), nullable=False),
+        sa.Column("excluded_duplicate_phone", sa.Integer(), nullable=False),
+        sa.Column("excluded_missing_variable", sa.Integer(), nullable=False),
+        sa.Column("excluded_invalid_content", sa.Integer(), nullable=False),
         sa.Column("sent_count", sa.Integer(), nullable=False),
         sa.Column("delivered_count", sa.Integer(), nullable=False),
         sa.Column("read_count", sa.Integer(), nullable=False),
@@ -474,6 +517,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
         sa.Column("claimed_at", UTCDateTime(), nullable=True),
         sa.Column("error_code", sa.BigInteger(), nullable=True),
+        sa.Column("error_category", sa.String(length=20), nullable=True),
         sa.Column("error_title", sa.String(length=255), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("sent_at", UTCDateTime(), nullable=True),
@@ -483,6 +527,7 @@ def upgrade() -> None:
         sa.Column("replied_at", UTCDateTime(), nullable=True),
         sa.Column("reply_text", sa.Text(), nullable=True),
         sa.Column("reply_wamid", sa.String(length=128), nullable=True),
+        sa.Column("opted_out_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint(
@@ -509,13 +554,85 @@ def upgrade() -> None:
             "ix_campaign_messages_campaign_status", ["campaign_id", "status"], unique=False
         )
         batch_op.create_index(
-            "ix_campaign_messages_claim", ["status", "next_attempt_at"], unique=False
+            "ix_campaign_messages_claim",
+            ["campaign_id", "status", "next_attempt_at"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_campaign_messages_contact_sent", ["contact_id", "sent_at"], unique=False
         )
         batch_op.create_index("ix_campaign_messages_phone_sent", ["phone", "sent_at"], unique=False)
         batch_op.create_index("ix_campaign_messages_wamid", ["wamid"], unique=True)
+        batch_op.create_index("ix_campaign_messages_updated_at", ["updated_at"], unique=False)
+
+    op.create_table(
+        "campaign_progress",
+        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("queued", sa.Integer(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("expired", sa.Integer(), nullable=False),
+        sa.Column("cancelled", sa.Integer(), nullable=False),
+        sa.Column("rate_per_second", sa.Float(), nullable=False),
+        sa.Column("eta_seconds", sa.Float(), nullable=True),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_progress_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_campaign_progress")),
+    )
+    op.create_table(
+        "sender_workers",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("hostname", sa.String(length=255), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("campaign_id", sa.Uuid(), nullable=True),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
+        sa.Column("stopped_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sender_workers")),
+    )
+    with op.batch_alter_table("sender_workers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sender_workers_account_heartbeat", ["account_id", "heartbeat_at"], unique=False
+        )
+
+    op.create_table(
+        "campaign_exclusions",
+        sa.Column("campaign_id", sa.Uuid(), nullable=False),
+        sa.Column("contact_id", sa.Uuid(), nullable=False),
+        sa.Column("phone", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.CheckConstraint(
+            "reason IN ('opted_out', 'cooldown', 'invalid_phone', 'duplicate_phone', 'missing_variable', 'invalid_content')",
+            name=op.f("ck_campaign_exclusions_reason"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_exclusions_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_campaign_exclusions_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "contact_id", name=op.f("pk_campaign_exclusions")),
+    )
+    with op.batch_alter_table("campaign_exclusions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_exclusions_campaign_reason", ["campaign_id", "reason"], unique=False
+        )
 
     op.create_table(
         "notifications",
@@ -555,7 +672,17 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notifications_profile_created")
 
     op.drop_table("notifications")
+    with op.batch_alter_table("campaign_exclusions", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_exclusions_campaign_reason")
+
+    op.drop_table("campaign_exclusions")
+    with op.batch_alter_table("sender_workers", schema=None) as batch_op:
+        batch_op.drop_index("ix_sender_workers_account_heartbeat")
+
+    op.drop_table("sender_workers")
+    op.drop_table("campaign_progress")
     with op.batch_alter_table("campaign_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_messages_updated_at")
         batch_op.drop_index("ix_campaign_messages_wamid")
         batch_op.drop_index("ix_campaign_messages_phone_sent")
         batch_op.drop_index("ix_campaign_messages_contact_sent")
@@ -583,6 +710,11 @@ def downgrade() -> None:
 
     op.drop_table("whatsapp_templates")
     op.drop_table("segments")
+    with op.batch_alter_table("contact_features", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_features_computed_at")
+
+    op.drop_table("contact_features")
+    op.drop_table("label_bits")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_last_message_at")
         batch_op.drop_index("ix_conversations_contact_last")

@@ -1,0 +1,1 @@
+"""The Campaign Builder wizard: its session state and its four steps."""
