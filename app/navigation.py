@@ -69,6 +69,14 @@ PAGES: tuple[PageSpec, ...] = (
         frozenset({Permission.CONTACT_READ}),
     ),
     PageSpec(
+        "Segments",
+        "segments.py",
+        "segments",
+        ":material/group_work:",
+        "Customers",
+        frozenset({Permission.SEGMENT_READ}),
+    ),
+    PageSpec(
         "Opt-outs",
         "opt_outs.py",
         "opt-outs",

@@ -201,6 +201,12 @@ def _serve(url: str, key: str, port: int) -> None:
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_for(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -303,9 +309,10 @@ async def _load(
     endpoint = f"http://127.0.0.1:{port}/webhook"
     started = time.monotonic()
     deadline = started + seconds
+    last_answer = started
 
     async def post_next(session: aiohttp.ClientSession) -> None:
-        nonlocal position, accepted_updates, errors
+        nonlocal position, accepted_updates, errors, last_answer
         chunk = plan[position : position + per_post]
         position += len(chunk)
         raw = _body([(w, s, base_ts + (1 if s == "read" else 0)) for w, s in chunk])
@@ -317,9 +324,11 @@ async def _load(
         ) as answer:
             await answer.read()
             status = answer.status
-        latencies.append(time.monotonic() - sent_at)
+        answered = time.monotonic()
+        latencies.append(answered - sent_at)
         if status == 200:
             accepted_updates += len(chunk)
+            last_answer = max(last_answer, answered)
         else:
             errors += 1
 
@@ -387,7 +396,6 @@ async def _load(
     drained = await asyncio.get_running_loop().run_in_executor(None, _wait_drained, url)
     watch.engine.dispose()
     latencies.sort()
-    window = min(seconds, sent_until - started)
     return {
         "mode": mode,
         "offered_per_s": rate or "max",
@@ -395,7 +403,7 @@ async def _load(
         "posts": len(latencies),
         "errors": errors,
         "accepted_updates": accepted_updates,
-        "accepted_per_s": accepted_updates / window,
+        "accepted_per_s": accepted_updates / (last_answer - started),
         "processed_per_s": accepted_updates / (drained - started),
         "drain_after_last_post_s": drained - sent_until,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -462,6 +470,8 @@ def run(engine_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]
                 _wait_for(port)
                 import uvloop
 
+                cpu_before = _cpu_seconds(server.pid)
+                load = os.getloadavg()[0]
                 result = uvloop.run(
                     _load(
                         port,
@@ -475,6 +485,10 @@ def run(engine_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]
                         args.rate,
                     )
                 )
+                result["server_cpu_us_per_post"] = (
+                    (_cpu_seconds(server.pid) - cpu_before) / result["posts"] * 1e6
+                )
+                result["load_average_at_start"] = load
             finally:
                 server.terminate()
                 server.join(30)
@@ -485,12 +499,25 @@ def run(engine_name: str, mode: str, args: argparse.Namespace) -> dict[str, Any]
             _drop_database(engine_name)
 
 
+def _summary(r: dict[str, Any]) -> str:
+    counters = all(c["equal"] for c in r["counters"].values())
+    offered = r["offered_per_s"]
+    offered = offered if isinstance(offered, str) else f"{offered:,.0f}"
+    return (
+        f"| {r['engine']} | {r['mode']} ({r['updates_per_post']}/POST) | {offered} | "
+        f"{r['accepted_per_s']:,.0f} | {r['processed_per_s']:,.0f} | {r['p50_ms']:.1f} / "
+        f"{r['p99_ms']:.1f} ms | {r['probe_p50_s']:.2f} / {r['probe_max_s']:.2f} s | "
+        f"{r['server_cpu_us_per_post']:,.0f} µs | {'equal' if counters else 'DIFFER'} | "
+        f"{r['load_average_at_start']:.1f} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--mode", choices=["batched", "single", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--in-flight", type=int, default=256, help="most POSTs at once")
     parser.add_argument("--batch", type=int, default=100, help="updates per POST when batched")
     parser.add_argument("--messages", type=int, default=150_000)
     parser.add_argument(
@@ -506,6 +533,7 @@ def main() -> None:
         for mode in modes:
             result = run(engine_name, mode, args)
             print(json.dumps(result, default=str), flush=True)
+            print(_summary(result), flush=True)
 
 
 if __name__ == "__main__":

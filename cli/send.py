@@ -43,12 +43,14 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _printer(every: float) -> Callable[[Progress], None]:
-    last: dict[uuid.UUID, float] = {}
+    """Print a campaign's progress every ``every`` seconds, and whenever its status changes."""
+    last: dict[uuid.UUID, tuple[float, str]] = {}
 
     def show(progress: Progress) -> None:
         now = time.monotonic()
-        if now - last.get(progress.campaign_id, -every) >= every or not progress.queued:
-            last[progress.campaign_id] = now
+        printed_at, status = last.get(progress.campaign_id, (-every, ""))
+        if now - printed_at >= every or progress.status != status:
+            last[progress.campaign_id] = (now, progress.status)
             click.echo(f"{str(progress.campaign_id)[:8]} {progress.describe()}")
 
     return show
@@ -101,8 +103,6 @@ def send(
             on_progress=_printer(every),
             paused_timeout=paused_timeout,
         )
-    if report.progress is not None:
-        click.echo(f"{str(campaign_id)[:8]} {report.progress.describe()}")
     line = f"Campaign {campaign_id} is {report.status}"
     if report.status_reason:
         line += f": {report.status_reason}"

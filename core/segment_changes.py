@@ -11,7 +11,8 @@ to match a dynamic segment is in it within a minute without re-evaluating every 
 ``segments_holding``     segments that have any of the given contacts as stored members
 
 Only timestamped changes are seen: a status or rating changed in place, or a removed label,
-leaves no time behind, so the scheduled full refresh catches those (``SIARAN_SEGMENT_...``).
+leaves no time behind, so the scheduled full refresh catches those
+(``SIARAN_SEGMENT_REFRESH_CRON``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ BATCH = 2000
 
 
 def changed_contacts(session: Session, since: datetime) -> list[uuid.UUID]:
-    """Contacts with timestamped activity at or after ``since`` (new, edited, labelled, messaged)."""
+    """Contacts new, edited, labelled or messaged at or after ``since``."""
     return sorted(set(contacts_with_activity_since(session, since)))
 
 

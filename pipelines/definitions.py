@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.segments import SEGMENT_ASSETS, SEGMENT_CHECKS
 from assets.warehouse import WAREHOUSE_ASSETS, WAREHOUSE_CHECKS
 from pipelines.campaign_sensor import scheduled_campaigns_sensor
 from pipelines.campaigns import (
@@ -16,19 +17,26 @@ from pipelines.campaigns import (
     send_campaign_job,
 )
 from pipelines.resources import SiaranResource, WarehouseResource
+from pipelines.segments import SEGMENT_JOBS, SEGMENT_SCHEDULES, SEGMENT_SENSORS
 from pipelines.warehouse import warehouse_freshness_sensor, warehouse_refresh_job
 from pipelines.webhooks import webhook_retry_job, webhook_retry_sensor
 
 defs = dg.Definitions(
-    assets=[*WAREHOUSE_ASSETS],
-    asset_checks=[*WAREHOUSE_CHECKS],
+    assets=[*WAREHOUSE_ASSETS, *SEGMENT_ASSETS],
+    asset_checks=[*WAREHOUSE_CHECKS, *SEGMENT_CHECKS],
     jobs=[
         send_campaign_job,
         expire_campaign_messages_job,
         webhook_retry_job,
         warehouse_refresh_job,
+        *SEGMENT_JOBS,
     ],
-    schedules=[campaign_expiry_schedule],
-    sensors=[scheduled_campaigns_sensor, webhook_retry_sensor, warehouse_freshness_sensor],
+    schedules=[campaign_expiry_schedule, *SEGMENT_SCHEDULES],
+    sensors=[
+        scheduled_campaigns_sensor,
+        webhook_retry_sensor,
+        warehouse_freshness_sensor,
+        *SEGMENT_SENSORS,
+    ],
     resources={"siaran": SiaranResource(), "warehouse": WarehouseResource()},
 )

@@ -28,7 +28,7 @@ from sender import store
 from sender.breaker import QualityBreaker
 from sender.cloud_api import CloudApiClient
 from sender.lanes import ENDED, Lane, ProgressCallback, Tuning, client_for, connections_for
-from sender.rate import FairGate
+from sender.rate import FairGate, JitterGuard
 from sender.workers import Peers
 from sql.types import utcnow
 
@@ -50,6 +50,7 @@ class Control:
     tuning: Tuning
     lanes: dict[uuid.UUID, Lane]
     _gate: FairGate[uuid.UUID]
+    _jitter: JitterGuard
     _peers: Peers
     _client: CloudApiClient | None
     _credentials: store.Credentials | None
@@ -91,6 +92,9 @@ class Control:
             await self._retire(self.lanes[campaign_id])
         if self.campaign_id is not None and self.campaign_id not in seen:
             self._finish("gone")
+        window = self._jitter.window(clock)
+        if abs(window - self._gate.window) >= 0.005:
+            self._gate.window = window
         if clock >= self._next_beat:
             await self._beat()
         await self._complete_finished(clock)

@@ -51,7 +51,7 @@ from sender.errors import CloudApiError, ThrottledError
 from sender.lanes import Lane, ProgressCallback, Tuning
 from sender.outbox import Claimed
 from sender.policy import decide
-from sender.rate import CATCH_UP, IDLE, STALL, FairGate
+from sender.rate import CATCH_UP, IDLE, STALL, FairGate, JitterGuard
 from sender.results import ErrorRecord, Outcome
 from sender.workers import Peers, new_worker_id
 from sql.types import utcnow
@@ -94,6 +94,7 @@ class Sender(Control):
         self._uow = siaran.uow
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sender-db")
         self._gate: FairGate[uuid.UUID] = FairGate(1)
+        self._jitter = JitterGuard()
         self._client: CloudApiClient | None = None
         self._credentials: store.Credentials | None = None
         self._old_clients: list[CloudApiClient] = []
@@ -173,7 +174,9 @@ class Sender(Control):
         return False
 
     def _check_stall(self, slept_at: float, meant_to_wake: float) -> None:
-        late = time.monotonic() - meant_to_wake
+        now = time.monotonic()
+        late = now - meant_to_wake
+        self._jitter.observe(now, late)
         if late > STALL:  # sends granted just before may only now be leaving
             self._gate.stalled(slept_at - CATCH_UP, late)
 

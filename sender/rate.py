@@ -34,6 +34,8 @@ K = TypeVar("K", bound=Hashable)
 WINDOW = 1.02  # seconds: see the module docstring
 CATCH_UP = 0.025  # seconds a late grant may be caught up by granting the next ones sooner
 STALL = 0.01  # a wake-up this late means the process stood still (GIL, GC, CPU starved)
+MAX_WINDOW = 1.15  # the widest window a starved process falls back to (87% of the rate)
+JITTER_SLACK = 0.01  # added to the worst recent lateness
 IDLE = 0.05  # seconds to wait when no campaign has anything ready
 
 
@@ -41,13 +43,25 @@ class Pacer:
     """At most ``rate`` grants in any ``window`` seconds, evenly spaced."""
 
     def __init__(self, rate: float, *, window: float = WINDOW, catch_up: float = CATCH_UP) -> None:
-        if window <= 0 or catch_up < 0:
-            raise ValueError("window must be positive and catch_up not negative")
-        self.window = window
+        if catch_up < 0:
+            raise ValueError("catch_up must not be negative")
         self.catch_up = catch_up
         self._granted: deque[float] = deque()
         self._next = -math.inf  # when the next evenly spaced grant is due
+        self._window = window
         self.rate = rate
+        self.window = window
+
+    @property
+    def window(self) -> float:
+        return self._window
+
+    @window.setter
+    def window(self, value: float) -> None:
+        if value < 1.0:
+            raise ValueError(f"the window must be at least one second, got {value}")
+        self._window = value
+        self._interval = value / self._rate
 
     @property
     def rate(self) -> float:
@@ -59,7 +73,7 @@ class Pacer:
             raise ValueError(f"a rate must be positive, got {value}")
         self._rate = float(value)
         self._limit = max(1, math.floor(value))
-        self._interval = self.window / value
+        self._interval = self._window / value
 
     def _forget(self, now: float) -> None:
         horizon = now - self.window
@@ -138,7 +152,7 @@ class FairGate(Generic[K]):
     """One number's sends: its cap, throttled when needed, shared round-robin by campaigns."""
 
     def __init__(self, cap: float, *, window: float = WINDOW, throttle: Throttle | None = None):
-        self.window = window
+        self._window = window
         self.throttle = throttle or Throttle()
         self._cap = float(cap)
         self._number = Pacer(cap, window=window)
@@ -161,7 +175,7 @@ class FairGate(Generic[K]):
         """Add a campaign, or change its rate (a live change applies to the next grant)."""
         pacer = self._lanes.get(key)
         if pacer is None:
-            self._lanes[key] = Pacer(rate, window=self.window)
+            self._lanes[key] = Pacer(rate, window=self._window)
             self._order.append(key)
         elif pacer.rate != rate:
             pacer.rate = rate
@@ -176,6 +190,18 @@ class FairGate(Generic[K]):
 
     def slow_down(self, now: float) -> bool:
         return self.throttle.slow_down(now)
+
+    @property
+    def window(self) -> float:
+        return self._window
+
+    @window.setter
+    def window(self, value: float) -> None:
+        """Widen (or narrow back) every pacer's window: see ``JitterGuard``."""
+        self._window = value
+        self._number.window = value
+        for pacer in self._lanes.values():
+            pacer.window = value
 
     def stalled(self, since: float, by: float) -> None:
         """The process stood still for ``by`` seconds after ``since``.
@@ -212,3 +238,34 @@ class FairGate(Generic[K]):
             self._turn = (index + 1) % count
             return key, 0.0
         return None, soonest if soonest < math.inf else IDLE
+
+
+class JitterGuard:
+    """The window that keeps arrivals within the rate, from how late the loop wakes up.
+
+    ``WINDOW`` allows 20 ms between a grant and its arrival. On a busy machine the process
+    (and WhatsApp's side of the wire, on the sandbox) can stand still for longer; the loop
+    then wakes up late by about as much. The guard keeps the worst lateness of the last
+    ``span`` seconds and answers a window of one second plus that (and a little), between
+    ``WINDOW`` and ``MAX_WINDOW``: a quiet machine sends at full pace, a starved one a few
+    percent slower but still within the rate.
+    """
+
+    def __init__(self, span: float = 10.0) -> None:
+        self.span = span
+        self._late: deque[tuple[float, float]] = deque()  # (when, how late), decreasing late
+
+    def observe(self, now: float, late: float) -> None:
+        samples = self._late
+        while samples and samples[-1][1] <= late:  # keep only what could be the maximum
+            samples.pop()
+        samples.append((now, late))
+        while samples[0][0] < now - self.span:
+            samples.popleft()
+
+    def window(self, now: float) -> float:
+        samples = self._late
+        while samples and samples[0][0] < now - self.span:
+            samples.popleft()
+        worst = samples[0][1] if samples else 0.0
+        return min(MAX_WINDOW, max(WINDOW, 1.0 + worst + JITTER_SLACK))

@@ -27,15 +27,9 @@ from core.permissions import Actor, Permission
 
 CAMPAIGN_PARAM = "campaign"
 NOTICE_KEY = "analytics_notice"
-CARDS = (
-    ("total_recipients", None),
-    ("sent", "delivery_rate"),
-    ("delivered", "open_rate"),
-    ("read", None),
-    ("replied", "reply_rate"),
-    ("failed", "failure_rate"),
-    ("opted_out", "opt_out_rate"),
-)
+PICKER_KEY = "analytics_campaign"
+WRITTEN_KEY = "analytics_campaign_in_address"
+COUNT_CARDS = ("total_recipients", "sent", "delivered", "read", "replied", "failed", "opted_out")
 RATE_CARDS = (
     "delivery_rate",
     "open_rate",
@@ -44,6 +38,7 @@ RATE_CARDS = (
     "failure_rate",
     "opt_out_rate",
 )
+TIME_CARDS = ("avg_reply_seconds", "median_reply_seconds")
 EXPORT_LABELS = {"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}
 
 actor = auth.signed_in_actor()
@@ -58,7 +53,11 @@ ui.page_header(
 
 
 def chosen_campaign(choices: list[report.CampaignChoice]) -> uuid.UUID | None:
-    """The campaign in the address (``?campaign=``) or picked here; kept in the address."""
+    """The campaign in the address (``?campaign=``) or picked here; kept in the address.
+
+    A link (or an edited address) sets the picker; picking sets the address. The address
+    value this page wrote last is remembered to tell the two apart.
+    """
     labels = {str(c.id): f"{c.name} · {c.status}" for c in choices}
     wanted = st.query_params.get(CAMPAIGN_PARAM)
     try:
@@ -70,38 +69,19 @@ def chosen_campaign(choices: list[report.CampaignChoice]) -> uuid.UUID | None:
         labels = {asked: "The campaign in the address", **labels}
     if not labels:
         return None
-    options = list(labels)
-    picked = st.selectbox(
-        "Campaign",
-        options,
-        index=options.index(asked) if asked else 0,
-        format_func=labels.__getitem__,
-        key=f"analytics_campaign_{asked}",
-    )
-    st.query_params[CAMPAIGN_PARAM] = picked
+    if asked is not None and asked != st.session_state.get(WRITTEN_KEY):
+        st.session_state[PICKER_KEY] = asked  # arrived by a link
+    if st.session_state.get(PICKER_KEY) not in labels:
+        st.session_state.pop(PICKER_KEY, None)
+    picked = st.selectbox("Campaign", list(labels), format_func=labels.__getitem__, key=PICKER_KEY)
+    st.query_params[CAMPAIGN_PARAM] = st.session_state[WRITTEN_KEY] = picked
     return uuid.UUID(picked)
 
 
-def cards(summary: report.CampaignReport) -> None:
+def cards(summary: report.CampaignReport, names: tuple[str, ...]) -> None:
+    """One ``st.metric`` per metric, its definition as the help."""
     values = summary.metrics.as_dict()
-    columns = st.columns(len(CARDS))
-    for column, (name, rate) in zip(columns, CARDS, strict=True):
-        metric = METRIC_BY_NAME[name]
-        delta = None
-        if rate is not None and values[rate] is not None:
-            shown = METRIC_BY_NAME[rate]
-            delta = f"{format_value(shown, values[rate])} {shown.label.lower()}"
-        column.metric(
-            metric.label,
-            format_value(metric, values[name]),
-            delta=delta,
-            delta_color="off",
-            help=metric.definition,
-        )
-    columns = st.columns(len(RATE_CARDS) + 2)
-    for column, name in zip(
-        columns, (*RATE_CARDS, "avg_reply_seconds", "median_reply_seconds"), strict=True
-    ):
+    for column, name in zip(st.columns(len(names)), names, strict=True):
         metric = METRIC_BY_NAME[name]
         column.metric(metric.label, format_value(metric, values[name]), help=metric.definition)
 
@@ -186,6 +166,7 @@ def timeline_chart(campaign_id: uuid.UUID, timezone: str) -> None:
 
 def latency_chart(summary: report.CampaignReport) -> None:
     st.subheader("Time to reply")
+    cards(summary, TIME_CARDS)
     buckets = pl.DataFrame([b.__dict__ for b in summary.reply_latency])
     if not buckets["replies"].sum():
         ui.empty_state("No replies yet.")
@@ -354,7 +335,8 @@ st.caption(
     + (f" · first sent {ui.local_time(summary.first_sent_at)}" if summary.first_sent_at else "")
 )
 source_note(summary.source)
-cards(summary)
+cards(summary, COUNT_CARDS)
+cards(summary, RATE_CARDS)
 status_breakdown(summary)
 timeline_chart(campaign_id, summary.timezone)
 latency_chart(summary)

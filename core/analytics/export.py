@@ -213,18 +213,20 @@ def _workbook(path: Path) -> xlsxwriter.Workbook:
     )
 
 
-def _sink(fmt: str, path: Path, schema: pa.Schema) -> tuple[_Sink, Any]:
+def _sink(fmt: str, path: Path, schema: pa.Schema, sheet: str) -> tuple[_Sink, Any]:
     if fmt == "csv":
         writer = pa_csv.CSVWriter(str(path), schema)
         return writer, None
     if fmt == "parquet":
         return pq.ParquetWriter(str(path), schema, compression="zstd"), None
     book = _workbook(path)
-    return _XlsxSheet(book, "Tracking" if "message_id" in schema.names else "Summary", schema), book
+    return _XlsxSheet(book, sheet, schema), book
 
 
-def _write(fmt: str, path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
-    sink, book = _sink(fmt, path, schema)
+def _write(
+    fmt: str, path: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], sheet: str
+) -> int:
+    sink, book = _sink(fmt, path, schema, sheet)
     rows = 0
     try:
         for batch in batches:
@@ -312,7 +314,8 @@ def _write_tracking(
                 f"This campaign has {count:,} messages, more than an Excel sheet holds "
                 f"({XLSX_MAX_ROWS:,}); export it as CSV or Parquet instead."
             )
-    return _write(fmt, path, TRACKING_SCHEMA, tracking_batches(session, actor, campaign_id))
+    batches = tracking_batches(session, actor, campaign_id)
+    return _write(fmt, path, TRACKING_SCHEMA, batches, sheet="Tracking")
 
 
 # --- report -----------------------------------------------------------------------------
@@ -365,7 +368,7 @@ def _write_report(
     summary = reports.campaign_report(session, actor, campaign_id, **sources)
     batch = to_batch(report_rows(summary), REPORT_SCHEMA)
     if fmt != "xlsx":
-        return _write(fmt, path, REPORT_SCHEMA, iter([batch]))
+        return _write(fmt, path, REPORT_SCHEMA, iter([batch]), sheet="Summary")
     book = _workbook(path)
     try:
         _XlsxSheet(book, "Summary", REPORT_SCHEMA).write(batch)

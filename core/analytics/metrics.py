@@ -26,7 +26,6 @@ middle value (the mean of the two middle values for an even count).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
@@ -256,8 +255,3 @@ def format_duration(seconds: float) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def newest(*moments: datetime | None) -> datetime | None:
-    present = [m for m in moments if m is not None]
-    return max(present) if present else None

@@ -39,6 +39,8 @@ ROLLUP_STEPS = ("campaign_metrics", "engagement_hourly", "engagement_daily", "re
 CHUNK_MESSAGES = 1_000_000
 #: Unmatched webhook events are matched again for this long (their message may come later).
 REMATCH_WINDOW = timedelta(days=1)
+#: How much longer than REMATCH_WINDOW staged webhook rows are kept.
+STAGED = timedelta(hours=1)
 
 
 @dataclass
@@ -178,6 +180,10 @@ def build_event_facts(con: duckdb.DuckDBPyConnection, now: datetime | None = Non
             con.execute("INSERT INTO event_facts BY NAME SELECT * FROM matched")
             con.execute("DELETE FROM pending_events")
             con.execute("DROP TABLE matched")
+            # Staged rows serve matching (REMATCH_WINDOW) and the loader's overlap only.
+            con.execute(
+                "DELETE FROM stage_events WHERE received_at < ?", [now - REMATCH_WINDOW - STAGED]
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -154,7 +154,7 @@ class Warehouse:
                 f"Another warehouse refresh has held {lock.lock_file} for over {timeout:.0f} s."
             ) from None
         try:
-            con = _utc(duckdb.connect(str(self.working_path)))
+            con = self._open_working()
             try:
                 for statement in statements("schema"):
                     con.execute(statement)
@@ -163,6 +163,23 @@ class Warehouse:
                 con.close()
         finally:
             lock.release()
+
+    def _open_working(self) -> duckdb.DuckDBPyConnection:
+        """The working file; one of an older schema version is dropped (rebuilt in full)."""
+        con = _utc(duckdb.connect(str(self.working_path)))
+        try:
+            version = scalar(con, "SELECT value FROM warehouse_state WHERE name = 'schema_version'")
+        except duckdb.CatalogException:
+            return con  # a new file
+        if version is None or version == str(SCHEMA_VERSION):
+            return con
+        con.close()
+        for path in (
+            self.working_path,
+            self.working_path.with_name(self.working_path.name + ".wal"),
+        ):
+            path.unlink(missing_ok=True)
+        return _utc(duckdb.connect(str(self.working_path)))
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> Path:
         """Copy the published tables of the working file to ``path``, atomically.

@@ -1,6 +1,6 @@
 """Segments: who a broadcast reaches.
 
-criteria     the JSON criteria language and its validation (paths in errors)
+criteria     the JSON criteria language and its validation (criteria_errors: paths)
 compiler     criteria -> SQLAlchemy Core over ``contact_features``, same on both engines
 features     ``contact_features``: per-contact aggregates, label bits, custom fields
 preview      counts, breakdowns and sample members of unsaved or saved criteria

@@ -54,6 +54,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import InvalidInput
+from core.segments.criteria_errors import clean_path, message, summary
 
 #: Date conditions count whole days in the business's timezone; Siaran's users are in Indonesia.
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -345,10 +346,10 @@ def parse_criteria(document: object) -> Group:
         criteria = _ADAPTER.validate_python(document)
     except ValidationError as exc:
         errors = [
-            {"path": _clean_path(error["loc"], document), "message": _message(error)}
+            {"path": clean_path(error["loc"], document), "message": message(error)}
             for error in exc.errors()
         ]
-        raise InvalidInput(_summary(errors), errors) from None
+        raise InvalidInput(summary(errors), errors) from None
     _check_size(criteria)
     return criteria
 
@@ -363,12 +364,6 @@ def criteria_json_schema() -> dict[str, Any]:
     return _ADAPTER.json_schema()
 
 
-def _summary(errors: list[dict[str, str]]) -> str:
-    first = errors[0]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"Invalid segment criteria: {first['path']}: {first['message']}{more}"
-
-
 def _check_size(criteria: Group) -> None:
     count = 0
 
@@ -377,93 +372,12 @@ def _check_size(criteria: Group) -> None:
         count += 1
         if count > MAX_NODES:
             error = {"path": path or "criteria", "message": f"more than {MAX_NODES} conditions"}
-            raise InvalidInput(_summary([error]), [error])
+            raise InvalidInput(summary([error]), [error])
         if isinstance(node, AllGroup | AnyGroup | NotGroup):
             if depth > MAX_DEPTH:
                 error = {"path": path or "criteria", "message": f"nested deeper than {MAX_DEPTH}"}
-                raise InvalidInput(_summary([error]), [error])
+                raise InvalidInput(summary([error]), [error])
             for i, child in enumerate(node.conditions):
                 walk(child, f"{path}.conditions[{i}]".lstrip("."), depth + 1)
 
     walk(criteria, "", 1)
-
-
-# --- error reporting --------------------------------------------------------------------------
-
-_MESSAGES = {
-    "missing": "required",
-    "extra_forbidden": "unknown field",
-    "union_tag_not_found": "missing 'type'",
-    "model_attributes_type": "expected an object",
-    "model_type": "expected an object",
-    "dict_type": "expected an object",
-    "list_type": "expected a list",
-    "string_type": "expected a text",
-    "int_type": "expected a whole number",
-    "int_parsing": "expected a whole number",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "string_too_short": "must not be empty",
-}
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind in _MESSAGES:
-        return _MESSAGES[kind]
-    if kind == "union_tag_invalid":
-        what = "condition type" if ctx.get("discriminator") == "'type'" else "op"
-        return f"unknown {what} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-    if kind == "literal_error":
-        return f"expected one of {ctx.get('expected')}"
-    if kind == "too_short":
-        return f"needs at least {ctx.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"at most {ctx.get('max_length')} items"
-    if kind == "string_too_long":
-        return f"at most {ctx.get('max_length')} characters"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
-    return str(error["msg"])
-
-
-_NESTED_UNIONS = {"last_interaction"}
-
-
-def _clean_path(loc: tuple[Any, ...], document: object) -> str:
-    """Pydantic's ``loc`` as ``conditions[1].value``, without the union tags it inserts."""
-    parts: list[str] = []
-    current: Any = document
-    at_node = True
-    items = list(loc)
-    i = 0
-    while i < len(items):
-        if at_node and isinstance(current, dict):
-            # A discriminated union adds the tag it chose: the type, then the op for nested ones.
-            kind = current.get("type")
-            tags = [kind, current.get("op")] if kind in _NESTED_UNIONS else [kind]
-            for tag in tags:
-                if i < len(items) and isinstance(items[i], str) and items[i] == tag:
-                    i += 1
-            at_node = False
-            continue
-        item = items[i]
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if parts:
-                parts[-1] += label
-            else:
-                parts.append(label)
-            in_conditions = bool(parts) and parts[-1].startswith("conditions[")
-            valid = isinstance(current, list) and 0 <= item < len(current)
-            current = current[item] if valid else None
-            at_node = in_conditions
-        else:
-            parts.append(str(item))
-            current = current.get(item) if isinstance(current, dict) else None
-            at_node = False
-        i += 1
-    return ".".join(parts) or "criteria"

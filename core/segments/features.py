@@ -9,6 +9,7 @@ Freshness: the shared inbox changes a conversation's status or rating, and remov
 labels, without leaving a timestamp behind, so only a full refresh is sure to see those
 changes. An incremental refresh of the contacts ``with_activity_since`` a time (new or
 edited contacts, new messages, new labels) keeps the rest current between full refreshes.
+A contact created since the last refresh has no row yet, so it is in no segment until one.
 
 Labels get a bit (``label_bits``, at most 63) during a full refresh, most used first;
 labels without one are evaluated live from ``contact_labels`` by the compiler.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -92,18 +92,7 @@ def process_events(
         return report
     # A write first: on SQLite the transaction then holds the write lock, so everything
     # read below is current until it commits (PostgreSQL locks rows explicitly).
-    session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id.in_([e.id for e in events]))
-        .values(
-            state="processed",
-            processed_at=now,
-            attempts=WebhookEvent.attempts + 1,
-            error=None,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_MARK_PROCESSED, {"ids": [e.id for e in events], "now": now})
     updates = Updates()
     for event in events:
         updates.extend(read_envelope(event.payload))
@@ -135,6 +124,20 @@ def _lock_messages(session: Session, updates: Updates) -> None:
         ids={s.message_id for s in updates.statuses if s.message_id is not None},
         phones={phone for phone in map(phone_from_wa_id, senders) if phone is not None},
     )
+
+
+_EVENTS = WebhookEvent.__table__
+_MARK_PROCESSED = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state="processed",
+        processed_at=bindparam("now"),
+        attempts=_EVENTS.c.attempts + 1,
+        error=None,
+        next_attempt_at=None,
+    )
+)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,8 @@ from sql.types import utcnow
 log = logging.getLogger("siaran.webhooks")
 MAX_STORE_BATCH = 500
 MAX_STORE_BYTES = 16 * 1024 * 1024
+#: The processor waits this long after an event for more, to apply them together.
+PROCESS_LINGER = 0.02
 #: Bodies waiting for the processor in memory; past this they wait in the database only.
 MAX_QUEUED_BYTES = 256 * 1024 * 1024
 T = TypeVar("T")
@@ -64,7 +67,7 @@ class WebhookReceiver:
         siaran: Siaran,
         *,
         batch_events: int = 100,
-        batch_updates: int = 500,
+        batch_updates: int = 250,
     ) -> None:
         self.siaran = siaran
         self._batch_events = batch_events
@@ -195,6 +198,7 @@ class WebhookReceiver:
                 self._batch_events,
                 lambda stored: stored.body.updates,
                 self._batch_updates,
+                PROCESS_LINGER,
             )
             if batch:
                 with self._queued_lock:
@@ -237,19 +241,26 @@ class WebhookReceiver:
 
 
 def _take(
-    source: queue.SimpleQueue[T | None], most: int, weight: Callable[[T], int], budget: int
+    source: queue.SimpleQueue[T | None],
+    most: int,
+    weight: Callable[[T], int],
+    budget: int,
+    linger: float = 0.0,
 ) -> tuple[list[T], bool]:
-    """Wait for an item, then take what else waits, up to ``most`` items or ``budget`` weight.
+    """Wait for an item, then take more, up to ``most`` items or ``budget`` weight.
 
-    Returns the items and whether the stop signal (None) came.
+    Waits up to ``linger`` seconds after the first item for more to arrive (fewer, larger
+    transactions under load). Returns the items and whether the stop signal (None) came.
     """
     first = source.get()
     if first is None:
         return [], True
     items, used = [first], weight(first)
+    until = time.monotonic() + linger
     while len(items) < most and used < budget:
+        left = until - time.monotonic()
         try:
-            item = source.get_nowait()
+            item = source.get(timeout=left) if left > 0 else source.get_nowait()
         except queue.Empty:
             break
         if item is None:

@@ -33,6 +33,7 @@ Rules (``core.campaigns.lifecycle.may_advance`` decides what may move):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -150,18 +151,32 @@ def _release(session: Session, rows: list[_Row], now: datetime) -> None:
         mark_broadcast(session, proven, now)
 
 
+_TABLE = CampaignMessage.__table__
+# Built once with expanding IN parameters: compiled once, cached, no per-value coercion.
+_BY_WAMID = select(*(_TABLE.c[name] for name in _COLUMNS)).order_by(_TABLE.c.id)
+_READ = {
+    False: _BY_WAMID.where(_TABLE.c.wamid.in_(bindparam("wamids", expanding=True))),
+    True: _BY_WAMID.where(
+        or_(
+            _TABLE.c.wamid.in_(bindparam("wamids", expanding=True)),
+            _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        )
+    ),
+}
+_CAMPAIGNS = select(Campaign.id, Campaign.status, Campaign.expires_at).where(
+    Campaign.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _lock(session: Session, updates: list[StatusUpdate]) -> list[_Row]:
-    table = CampaignMessage.__table__
     wamids = list({u.wamid for u in updates})
     ids = list({u.message_id for u in updates if u.message_id is not None})
-    condition = table.c.wamid.in_(wamids)
-    if ids:
-        condition = or_(condition, table.c.id.in_(ids))
-    query = select(*(table.c[name] for name in _COLUMNS)).where(condition).order_by(table.c.id)
+    query = _READ[bool(ids)]
     if is_postgresql(session):
         query = query.with_for_update()
+    parameters: dict[str, Any] = {"wamids": wamids, "ids": ids} if ids else {"wamids": wamids}
     rows = []
-    for record in session.execute(query):
+    for record in session.execute(query, parameters):
         values = dict(zip(_COLUMNS, record, strict=True))
         rows.append(_Row(values, dict(values)))
     return rows
@@ -198,8 +213,7 @@ def lock_messages(
 def _campaigns(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
     if not ids:
         return {}
-    query = select(Campaign.id, Campaign.status, Campaign.expires_at).where(Campaign.id.in_(ids))
-    return {row.id: row for row in session.execute(query)}
+    return {row.id: row for row in session.execute(_CAMPAIGNS, {"ids": list(ids)})}
 
 
 def _belongs(row: _Row, item: StatusUpdate) -> bool:
@@ -265,7 +279,7 @@ def _fail(
         error_message=_describe(error),
     )
     deltas.add(row.campaign_id, "failed")
-    if isinstance(error, RecipientOptedOutError) and row.contact_id is not None:
+    if isinstance(error, RecipientOptedOutError):
         report.opt_outs.append(
             ConsentChange(
                 phone=row.phone,
@@ -337,16 +351,11 @@ def _write(session: Session, rows: list[_Row], now: datetime) -> None:
     for row in rows:
         changed = tuple(c for c in _WRITTEN if row.values[c] != row.original[c])
         groups.setdefault(changed, []).append(row)
-    table = CampaignMessage.__table__
     check = session.get_bind().dialect.supports_sane_multi_rowcount
     for columns, group in groups.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("_id"), table.c.status == bindparam("_status_read"))
-            .values({name: bindparam(name) for name in columns} | {"updated_at": now})
-        )
+        statement = _update_of(columns)
         parameters = [
-            {"_id": row.id, "_status_read": row.original["status"]}
+            {"_id": row.id, "_status_read": row.original["status"], "_now": now}
             | {name: row.values[name] for name in columns}
             for row in group
         ]
@@ -358,3 +367,13 @@ def _write(session: Session, rows: list[_Row], now: datetime) -> None:
                 f"{len(group) - result.rowcount} campaign messages changed while their status "
                 "webhooks were applied; the batch is retried."
             )
+
+
+@functools.cache
+def _update_of(columns: tuple[str, ...]) -> Any:
+    """The conditional UPDATE of ``columns`` (one statement object per column set)."""
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("_id"), _TABLE.c.status == bindparam("_status_read"))
+        .values({name: bindparam(name) for name in columns} | {"updated_at": bindparam("_now")})
+    )

@@ -14,6 +14,7 @@ ROLE_PAGES = {
     Role.OWNER: [
         "Home",
         "Contacts",
+        "Segments",
         "Opt-outs",
         "Campaigns",
         "Campaign builder",
@@ -25,6 +26,7 @@ ROLE_PAGES = {
     Role.SUPERVISOR: [
         "Home",
         "Contacts",
+        "Segments",
         "Opt-outs",
         "Campaigns",
         "Campaign analytics",

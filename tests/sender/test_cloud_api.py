@@ -272,7 +272,10 @@ async def test_malformed_numbers_are_refused(sandbox: Sandbox) -> None:
         assert own_number.value.code == 131021
 
 
-async def test_wrong_phone_number_id_or_version_is_campaign_fatal(sandbox: Sandbox) -> None:
+async def test_wrong_phone_number_id_or_version_is_campaign_fatal(
+    start_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = start_sandbox(api_versions=["v25.0"])
     async with sandbox.client(phone_number_id="999999") as client:
         with pytest.raises(CampaignFatalError) as wrong_id:
             await client.send_text(TO, "Halo", biz_opaque_callback_data="m")

@@ -8,14 +8,14 @@ from collections import Counter
 
 import pytest
 
-from sender.rate import IDLE, WINDOW, FairGate, Pacer, Throttle
+from sender.rate import IDLE, MAX_WINDOW, WINDOW, FairGate, JitterGuard, Pacer, Throttle
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
-    """The most grants in any half-open window of ``window`` seconds."""
+    """The most grants in any half-open window of ``window`` seconds (to the nanosecond)."""
     best, start = 0, 0
     for end, at in enumerate(times):
-        while times[start] <= at - window:
+        while times[start] <= at - window + 1e-9:
             start += 1
         best = max(best, end - start + 1)
     return best
@@ -166,3 +166,47 @@ def test_removing_a_lane_keeps_the_rotation_going() -> None:
     assert gate.lanes() == ["a", "c"]
     picked = {gate.pick(float(i), lambda k: True)[0] for i in range(1, 5)}
     assert picked == {"a", "c"}
+
+
+def test_the_window_widens_with_the_loops_lateness_and_narrows_back() -> None:
+    guard = JitterGuard(span=10)
+    assert guard.window(0.0) == WINDOW
+    guard.observe(1.0, 0.002)  # a quiet machine
+    assert guard.window(1.0) == WINDOW
+    guard.observe(2.0, 0.060)  # the process stood still for 60 ms
+    guard.observe(3.0, 0.001)
+    assert guard.window(3.0) == pytest.approx(1.07)
+    guard.observe(4.0, 0.5)  # half a second: capped
+    assert guard.window(4.0) == MAX_WINDOW
+    assert guard.window(14.5) == WINDOW  # ten quiet seconds later
+
+
+def test_a_wider_window_keeps_grants_within_it() -> None:
+    pacer = Pacer(100)
+    pacer.window = 1.1
+    granted = drive(pacer, 5)
+    assert max_in_window(granted, 1.1) <= 100
+    assert len(granted) >= 100 * 5 / 1.1 * 0.97
+
+
+def test_stalled_counts_recent_grants_as_made_after_the_stall() -> None:
+    gate: FairGate[str] = FairGate(10)
+    gate.set_lane("a", 10)
+    sent = run_gate(gate, 1.0, {"a"})  # ~10 grants within the first second
+    gate.stalled(since=sent[-1][0], by=0.3)  # the last one left 0.3 s late
+    later = run_gate_from(gate, sent[-1][0], 3.0, {"a"})
+    shifted = [t for t, _ in sent[:-1]] + [sent[-1][0] + 0.3] + [t for t, _ in later]
+    assert max_in_window(sorted(shifted), WINDOW) <= 10
+
+
+def run_gate_from(
+    gate: FairGate[str], start: float, seconds: float, ready: set[str]
+) -> list[tuple[float, str]]:
+    now, sent = start, []
+    while now < start + seconds:
+        key, wait = gate.pick(now, lambda k: k in ready)
+        if key is None:
+            now += wait
+            continue
+        sent.append((now, key))
+    return sent

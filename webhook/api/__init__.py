@@ -15,9 +15,11 @@ from webhook.api import (
     campaign_templates,
     campaigns,
     contacts,
+    crm_fields,
     notifications,
     opt_outs,
     profiles,
+    segments,
     stats,
     webhooks,
     whatsapp,
@@ -27,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     auth.router,
     profiles.router,
     audit.router,
+    crm_fields.router,  # before contacts: /api/contacts/custom-fields is no contact id
     contacts.router,
     stats.router,
     whatsapp.router,
@@ -36,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     campaigns.router,
     campaign_templates.router,
     notifications.router,
+    segments.router,
 ]

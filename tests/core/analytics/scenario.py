@@ -93,8 +93,12 @@ def _message(campaign: Campaign, contact: Contact, status: str, **values: Any) -
 def build(uow: UnitOfWork) -> Scenario:
     """Insert the scenario; returns its ids."""
     with uow.begin() as session:
-        promo = Campaign(name="Promo Ramadan", status="running", timezone="Asia/Jakarta")
-        other = Campaign(name="Other", status="completed", timezone="UTC")
+        promo = Campaign(
+            name="Promo Ramadan", status="running", timezone="Asia/Jakarta", started_at=T0
+        )
+        other = Campaign(
+            name="Other", status="completed", timezone="UTC", started_at=T0 - timedelta(days=1)
+        )
         draft = Campaign(name="Draft", status="draft", timezone="Asia/Jakarta")
         session.add_all([promo, other, draft])
         session.flush()

@@ -50,6 +50,7 @@ def big_campaign(siaran: Siaran) -> uuid.UUID:
     return campaign_id
 
 
+@pytest.mark.slow
 def test_a_100k_message_campaign_exports_completely_in_every_format(
     siaran: Siaran, supervisor: Actor, big_campaign: uuid.UUID, tmp_path: Path
 ) -> None:

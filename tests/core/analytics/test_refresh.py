@@ -276,3 +276,21 @@ def test_readers_never_block_a_refresh_nor_see_half_of_one(
     finally:
         fresh.close()
     assert sorted(p.name for p in warehouse.path.parent.iterdir()) == ["siaran.duckdb", "work"]
+
+
+def test_a_working_file_of_an_older_schema_is_rebuilt_from_scratch(
+    siaran: Siaran, shop: Scenario, warehouse: Warehouse
+) -> None:
+    refresh(warehouse, siaran.engine, siaran.settings)
+    with warehouse.writer() as con:
+        con.execute("UPDATE warehouse_state SET value = '0' WHERE name = 'schema_version'")
+        con.execute("CREATE TABLE leftover_from_v0 (x INTEGER)")
+    done = refresh(warehouse, siaran.engine, siaran.settings)
+    assert done.load.full and done.load.messages == 11
+    with warehouse.writer() as con:
+        assert (
+            scalar(
+                con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'leftover_from_v0'"
+            )
+            == 0
+        )

@@ -189,7 +189,9 @@ def test_the_sandboxs_webhooks_leave_the_database_agreeing_with_it(
         assert outcomes["replied"] and outcomes["failed"] and statuses["read"]
         stored, truth = builders.counters(siaran, sent.campaign_id)
         assert stored == truth
-        assert truth.sent == COUNT - statuses["failed"]  # failed at once: never "sent"
+        # A failed message counts as sent only if the sender recorded WhatsApp's acceptance
+        # before the failure arrived (a race, both ways right): never more, never fewer.
+        assert COUNT - statuses["failed"] <= truth.sent <= COUNT
         assert truth.read == statuses["read"]
         assert truth.delivered == statuses["read"] + statuses["delivered"]
         assert truth.failed == statuses["failed"]
