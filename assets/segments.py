@@ -32,7 +32,7 @@ from core.segment_refresh import (
 )
 from core.segments import features_computed_at, refresh_contact_features
 from pipelines.resources import SiaranResource
-from sql.schema import ContactFeature
+from sql.schema import Contact, ContactFeature
 from sql.types import utcnow
 
 GROUP = "segments"
@@ -56,16 +56,16 @@ def features_metadata(
 ) -> dict[str, Any]:
     """What a ``contact_features`` materialization reports (also the sensor's own ones)."""
     with app.uow.session() as session:
-        oldest = features_computed_at(session)
+        full = features_computed_at(session)
         total = session.scalar(select(func.count()).select_from(ContactFeature)) or 0
     metadata: dict[str, Any] = {
-        "rows": rows,
+        "rows_written": rows,  # rows inserted or rewritten (unchanged ones are left alone)
         "scope": scope,
         "computed_at": dg.MetadataValue.timestamp(computed_at),
         "dagster/row_count": int(total),
     }
-    if oldest is not None:
-        metadata["oldest_row"] = dg.MetadataValue.timestamp(oldest)
+    if full is not None:
+        metadata["last_full_refresh"] = dg.MetadataValue.timestamp(full)
     return metadata
 
 
@@ -91,8 +91,8 @@ def contact_features(
     """One row per contact with what segment criteria filter on: last interaction, latest
     and seen conversation statuses, conversation count, ratings, labels as bits and the
     custom fields. Recomputes the contacts changed since the last materialization, or every
-    contact when asked (``full``), on the first run, or when the rows are older than
-    SIARAN_SEGMENT_FEATURES_MAX_AGE_MINUTES."""
+    contact when asked (``full``), on the first run, or when the last full refresh is older
+    than SIARAN_SEGMENT_FEATURES_MAX_AGE_MINUTES."""
     app = siaran.build()
     try:
         now = utcnow()
@@ -105,7 +105,7 @@ def contact_features(
                 ids = changed_contacts(session, since)
             rows = refresh_contact_features(app.engine, ids, now=now)
             scope = f"contacts changed since {since.isoformat()}"
-        context.log.info(f"Recomputed the features of {rows:,} contacts ({scope}).")
+        context.log.info(f"Contact features recomputed ({scope}); {rows:,} rows written.")
         return dg.MaterializeResult(
             metadata=features_metadata(app, rows=rows, computed_at=now, scope=scope)
         )
@@ -117,9 +117,9 @@ def _incremental_since(instance: dg.DagsterInstance, app: Siaran, now: datetime)
     """Where an incremental refresh starts, or None when a full one is due."""
     last = covered_until(instance)
     with app.uow.session() as session:
-        oldest = features_computed_at(session)
+        full = features_computed_at(session)
     bound = timedelta(minutes=app.settings.segment_features_max_age_minutes)
-    if last is None or oldest is None or now - oldest > bound:
+    if last is None or full is None or now - full > bound:
         return None
     return last - OVERLAP
 
@@ -127,7 +127,8 @@ def _incremental_since(instance: dg.DagsterInstance, app: Siaran, now: datetime)
 @dg.asset_check(
     asset=contact_features,
     name=FRESH_CHECK,
-    description="The oldest feature row is younger than SIARAN_SEGMENT_FEATURES_MAX_AGE_MINUTES.",
+    description="The last full refresh of the features (which every row is at least as fresh "
+    "as) started less than SIARAN_SEGMENT_FEATURES_MAX_AGE_MINUTES ago.",
 )
 def contact_features_fresh(siaran: SiaranResource) -> dg.AssetCheckResult:
     app = siaran.build()
@@ -135,25 +136,31 @@ def contact_features_fresh(siaran: SiaranResource) -> dg.AssetCheckResult:
         now = utcnow()
         bound = timedelta(minutes=app.settings.segment_features_max_age_minutes)
         with app.uow.session() as session:
-            oldest = features_computed_at(session)
-            contacts = session.scalar(select(func.count()).select_from(ContactFeature)) or 0
+            full = features_computed_at(session)
+            rows = session.scalar(select(func.count()).select_from(ContactFeature)) or 0
+            contacts = session.scalar(select(func.count()).select_from(Contact)) or 0
     finally:
         app.engine.dispose()
-    metadata: dict[str, Any] = {"bound_minutes": bound.total_seconds() / 60, "rows": contacts}
-    if oldest is None:
+    metadata: dict[str, Any] = {"bound_minutes": bound.total_seconds() / 60, "rows": rows}
+    if full is None:
         return dg.AssetCheckResult(
-            passed=True, metadata=metadata, description="No contacts yet: nothing to be stale."
+            passed=contacts == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=metadata,
+            description="No contacts yet: nothing to be stale."
+            if contacts == 0
+            else "The features were never computed in full; materialize contact_features.",
         )
-    age = now - oldest
+    age = now - full
     metadata.update(
-        oldest_row=dg.MetadataValue.timestamp(oldest),
+        last_full_refresh=dg.MetadataValue.timestamp(full),
         age_minutes=round(age.total_seconds() / 60, 1),
     )
     passed = age <= bound
     description = (
         "Features are within their freshness bound."
         if passed
-        else f"The oldest feature row is {age} old; a full refresh (the schedule) is overdue."
+        else f"The last full refresh started {age} ago; the schedule's next one is overdue."
     )
     return dg.AssetCheckResult(
         passed=passed,

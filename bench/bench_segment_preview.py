@@ -166,6 +166,12 @@ def main() -> None:
         written = refresh_contact_features(engine, now=NOW)
         refresh_seconds = time.perf_counter() - started
         print(f"{args.engine}: {written:,} feature rows refreshed in {refresh_seconds:.1f} s")
+        started = time.perf_counter()
+        rewritten = refresh_contact_features(engine, now=NOW)
+        print(
+            f"full refresh again, nothing changed: {time.perf_counter() - started:.1f} s "
+            f"({rewritten:,} rows rewritten)"
+        )
         print(f"{opted_out:,} contacts opted out")
         with engine.connect() as conn:
             changed = conn.execute(select(Contact.id).limit(1000)).scalars().all()

@@ -5,7 +5,8 @@ builder has to discover them. ``discover_custom_fields`` reads the fields of the
 recently updated contacts (``SAMPLE`` of them: the newest data says best what fields are
 in use, and the cost stays flat at millions of contacts) and types each field the way
 segment criteria compare values (``core.segments.criteria``): JSON true/false are booleans,
-JSON numbers numbers, ``YYYY-MM-DD`` strings (also ISO date-times) dates, other strings text.
+JSON numbers numbers, strings starting with a ``YYYY-MM-DD`` date (ISO dates and date-times)
+dates, other strings text.
 A field's type is the one most of its values have; the others are counted too, because a
 number condition never matches a number stored as text.
 """
@@ -54,10 +55,8 @@ def value_type(value: object) -> str | None:
     if isinstance(value, int | float):
         return "number"
     if isinstance(value, str):
-        head = value[:10]
-        if parse_iso_date(head) is not None and (len(value) == 10 or value[10] in "T "):
-            return "date"
-        return "text"
+        # As the compiler reads them: a text starting with a YYYY-MM-DD date compares as one.
+        return "date" if parse_iso_date(value[:10]) is not None else "text"
     return "other"
 
 
@@ -85,9 +84,7 @@ def discover_custom_fields(
             if kind in ("text", "boolean"):
                 values.setdefault(str(name), Counter())[value] += 1
     found = [_field(name, kinds[name], values.get(name)) for name in kinds]
-    return FieldDiscovery(
-        sorted(found, key=lambda f: (f.name.lower(), f.name)), len(rows), sample
-    )
+    return FieldDiscovery(sorted(found, key=lambda f: (f.name.lower(), f.name)), len(rows), sample)
 
 
 def _field(name: str, kinds: Counter[str], values: Counter[Any] | None) -> CustomField:

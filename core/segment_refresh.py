@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -140,31 +140,22 @@ def _serialization_failure(exc: OperationalError) -> bool:
 
 @dataclass(frozen=True)
 class FeaturesRefresh:
-    rows: int
+    rows: int  # feature rows inserted or rewritten
     scope: str  # "all contacts" or "contacts changed since <time>"
 
 
 def refresh_stale_features(siaran: Siaran, now: datetime) -> FeaturesRefresh:
-    """Recompute what may be stale: every contact when the features are older than their
-    bound (or missing), else the contacts with activity since the oldest feature row."""
+    """Recompute what may be stale: every contact when the last full refresh is older than
+    the freshness bound (or never happened), else the contacts with activity since it."""
     with siaran.uow.session() as session:
-        oldest = features_computed_at(session)
+        full = features_computed_at(session)
         bound = timedelta(minutes=siaran.settings.segment_features_max_age_minutes)
-        if oldest is not None and now - oldest <= bound:
-            since = oldest - OVERLAP
+        if full is not None and now - full <= bound:
+            since = full - OVERLAP
             ids = changed_contacts(session, since)
-            rows = _refresh_features(siaran.engine, ids, now)
+            rows = refresh_contact_features(siaran.engine, ids, now=now)
             return FeaturesRefresh(rows, f"contacts changed since {since.isoformat()}")
-    return FeaturesRefresh(_refresh_features(siaran.engine, None, now), "all contacts")
-
-
-def _refresh_features(engine: Engine, ids: list[uuid.UUID] | None, now: datetime) -> int:
-    try:
-        return refresh_contact_features(engine, ids, now=now)
-    except IntegrityError:
-        # Another refresh inserted the same contacts' rows between our delete and insert
-        # (PostgreSQL, READ COMMITTED); once more sees its rows and replaces them.
-        return refresh_contact_features(engine, ids, now=now)
+    return FeaturesRefresh(refresh_contact_features(siaran.engine, now=now), "all contacts")
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ rating changed in place, a removed label, or time passing for "within the last N
 # definition time and cannot resolve them from strings.
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from assets.segments import (
     FEATURES_KEY,
@@ -212,35 +212,19 @@ def _crm_changes(app: Siaran, instance: dg.DagsterInstance, plan: Plan) -> None:
             plan.notes.append("No contact features yet: a full contact_features run is asked for.")
         plan.cursor.since = now
         return
+    # Features: what no materialization has covered yet. Opt-outs: what this sensor has not.
     since = max(t for t in (plan.cursor.since, covered_until(instance), oldest) if t) - OVERLAP
+    opt_outs_since = (plan.cursor.since or oldest) - OVERLAP
     with app.uow.session() as session:
         changed = changed_contacts(session, since)
-        flipped = opt_out_changes(session, since)
+        flipped = opt_out_changes(session, opt_outs_since)
     if len(changed) > SENSOR_REFRESH_LIMIT:
-        # The run starts where the last materialization ends; the next ticks wait for it.
+        # The run starts where the last materialization ends (covering these changes) and
+        # the ticks wait while it runs; when it ends, every dynamic segment follows.
         plan.features_run = _features_request(False, "crm_change", since)
-        plan.notes.append(
-            f"{len(changed):,} contacts changed: a contact_features run is asked for."
-        )
-        return
-    if changed:
-        try:
-            rows = refresh_contact_features(app.engine, changed, now=now)
-        except IntegrityError:  # a refresh elsewhere wrote the same rows; look again next tick
-            plan.notes.append("Contact features changed under this tick; retrying next tick.")
-            return
-        scope = f"contacts changed since {since.isoformat()} (segment_partitions_sensor)"
-        plan.asset_events.append(
-            dg.AssetMaterialization(
-                FEATURES_KEY,
-                metadata=features_metadata(app, rows=rows, computed_at=now, scope=scope),
-            )
-        )
-        with app.uow.session() as session:
-            moved = segments_moved_by(session, changed, now)
-        for segment_id in moved:
-            plan.snapshot(str(segment_id), "crm_change")
-        plan.notes.append(f"{len(changed):,} contacts changed; {len(moved)} segments move.")
+        plan.notes.append(f"{len(changed):,} contacts changed: a contact_features run follows.")
+    elif changed:
+        _refresh_in_tick(app, plan, changed, since)
     if flipped:
         with app.uow.session() as session:
             holding = segments_holding(session, flipped)
@@ -248,6 +232,19 @@ def _crm_changes(app: Siaran, instance: dg.DagsterInstance, plan: Plan) -> None:
             plan.snapshot(str(segment_id), "opt_out")
         plan.notes.append(f"{len(flipped):,} opt-outs or opt-ins touch {len(holding)} segments.")
     plan.cursor.since = now
+
+
+def _refresh_in_tick(app: Siaran, plan: Plan, changed: list[uuid.UUID], since: datetime) -> None:
+    """Recompute the changed contacts' features now and ask for the segments they move."""
+    rows = refresh_contact_features(app.engine, changed, now=plan.now)
+    scope = f"contacts changed since {since.isoformat()} (segment_partitions_sensor)"
+    metadata = features_metadata(app, rows=rows, computed_at=plan.now, scope=scope)
+    plan.asset_events.append(dg.AssetMaterialization(FEATURES_KEY, metadata=metadata))
+    with app.uow.session() as session:
+        moved = segments_moved_by(session, changed, plan.now)
+    for segment_id in moved:
+        plan.snapshot(str(segment_id), "crm_change")
+    plan.notes.append(f"{len(changed):,} contacts changed; {len(moved)} segments move.")
 
 
 def _features_request(full: bool, trigger: str, since: datetime) -> dg.RunRequest:

@@ -167,8 +167,8 @@ class Control:
         if lane.idle():
             del self.lanes[lane.campaign_id]
 
-    async def _beat(self) -> int:
-        """Heartbeat and its chores; returns how many workers send from this number."""
+    async def _beat(self) -> store.Maintenance:
+        """Heartbeat and its chores (see ``store.maintain``); returns what it found."""
         self._next_beat = time.monotonic() + self.settings.sender_heartbeat_seconds
         found = await self._db(
             store.maintain, self.worker_id, self.account_id, self.settings, utcnow()
@@ -186,7 +186,7 @@ class Control:
         account = found.account
         if account is None:
             self._finish("account_gone")
-            return found.peers.number_share
+            return found
         if not account.is_active:
             await self._pause_all(
                 f"The WhatsApp account '{account.name}' was disconnected. Connect an account "
@@ -197,7 +197,7 @@ class Control:
         for lane in self.lanes.values():
             if lane.active:
                 self._gate.set_lane(lane.campaign_id, self._lane_rate(lane))
-        return found.peers.number_share
+        return found
 
     async def _pause_all(self, reason: str) -> None:
         for lane in self.lanes.values():

@@ -51,7 +51,7 @@ from sender.errors import CloudApiError, ThrottledError
 from sender.lanes import Lane, ProgressCallback, Tuning
 from sender.outbox import Claimed
 from sender.policy import decide
-from sender.rate import CATCH_UP, IDLE, STALL, FairGate, JitterGuard
+from sender.rate import CATCH_UP, IDLE, MAX_WINDOW, STALL, FairGate, JitterGuard
 from sender.results import ErrorRecord, Outcome
 from sender.workers import Peers, new_worker_id
 from sql.types import utcnow
@@ -119,8 +119,11 @@ class Sender(Control):
             await self._db(
                 store.register, self.worker_id, self.account_id, self.campaign_id, utcnow()
             )
-            if await self._beat() > 1:  # let the others lower their share before sending
+            found = await self._beat()
+            if found.peers.number_share > 1:  # let the others lower their share first
                 await asyncio.sleep(self.settings.sender_heartbeat_seconds * 1.2)
+            elif found.dead:  # a crashed worker (restarted at once?) may have sent just now
+                await asyncio.sleep(MAX_WINDOW)
             helpers: list[asyncio.Task[Any]] = []
             try:
                 await self._control()

@@ -75,6 +75,7 @@ class Maintenance:
 
     alive: bool  # False: others declared this worker dead and released its claims
     peers: workers.Peers
+    dead: list[str]  # workers found dead just now (they may have sent a moment ago)
     account: AccountState | None
     released: int
     requeued: int
@@ -256,7 +257,7 @@ def maintain(
             "messages requeued, %d given up",
             worker_id, released, requeued, failed,
         )  # fmt: skip
-    return Maintenance(alive, peers, account, released, requeued, failed)
+    return Maintenance(alive, peers, dead, account, released, requeued, failed)
 
 
 def save_progress(

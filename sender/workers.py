@@ -9,7 +9,8 @@ stopped and release its claims for reconciliation (``sender.outbox.release_orpha
 Rates hold across workers: a campaign served by n live workers gives each ``rate / n``, and
 a number's cap is split between the workers sending from it. A worker that joins waits one
 heartbeat before sending when others are already sending from the number, so they have
-lowered their share before it starts.
+lowered their share before it starts; one that finds a worker just died (a restart after a
+crash) waits one rate window, since the dead one may have sent during the last second.
 """
 
 from __future__ import annotations

@@ -235,13 +235,12 @@ class ContactFeature(Base):
     """One denormalised row per contact with everything segment criteria filter on.
 
     Conversation aggregates, the labels as a bitmask and a copy of the custom fields, so a
-    segment is counted in one scan of one table. Rebuilt by
-    ``core.segments.features.refresh_contact_features`` (set-based, full or for changed
-    contacts); ``computed_at`` says how fresh each row is.
+    segment is counted in one scan of one table. Kept by
+    ``core.segments.features.refresh_contact_features``, which rewrites only rows whose
+    values changed; ``computed_at`` is when a row last changed.
     """
 
     __tablename__ = "contact_features"
-    __table_args__ = (Index("ix_contact_features_computed_at", "computed_at"),)
 
     contact_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
@@ -260,6 +259,18 @@ class ContactFeature(Base):
     label_bits: Mapped[int] = mapped_column(BigInteger, default=0)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     computed_at: Mapped[datetime]
+
+
+class ContactFeatureRefresh(Base):
+    """A completed full refresh: every feature row reflects the CRM as of ``started_at``."""
+
+    __tablename__ = "contact_feature_refreshes"
+    __table_args__ = (Index("ix_contact_feature_refreshes_started_at", "started_at"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    changed_rows: Mapped[int] = mapped_column(Integer)
 
 
 class Segment(Base):

@@ -308,6 +308,8 @@ def _wait_for_dagster(segment_id: uuid.UUID, before: datetime | None, asked: flo
 def members(session: Session, summary: SegmentSummary) -> None:
     pages = max(1, math.ceil(summary.contact_count / MEMBERS_PAGE_SIZE))
     page_number = min(max(1, int(st.session_state.get(MEMBERS_PAGE_KEY, 1))), pages)
+    if MEMBERS_PAGE_KEY in st.session_state:
+        st.session_state[MEMBERS_PAGE_KEY] = page_number  # another segment may have fewer pages
     offset = (page_number - 1) * MEMBERS_PAGE_SIZE
     page = list_members(session, actor, summary.id, limit=MEMBERS_PAGE_SIZE, offset=offset)
     panels.members_panel(page)

@@ -68,19 +68,6 @@ class BatchReport:
     consent: list[tuple[ConsentChange, uuid.UUID]] = field(default_factory=list)
     skipped: int = 0
 
-    def merge(self, other: BatchReport) -> None:
-        self.events += other.events
-        for name in ("applied", "ignored", "unknown", "stale", "requeued"):
-            setattr(
-                self.statuses, name, getattr(self.statuses, name) + getattr(other.statuses, name)
-            )
-        self.inbound.replies += other.inbound.replies
-        self.inbound.unattributed += other.inbound.unattributed
-        self.account.templates += other.account.templates
-        self.account.campaigns_paused += other.account.campaigns_paused
-        self.consent += other.consent
-        self.skipped += other.skipped
-
 
 def process_events(
     session: Session, events: Sequence[Event], *, settings: Settings, now: datetime | None = None
@@ -174,25 +161,28 @@ def process_safely(
     *,
     write_lock: AbstractContextManager[Any] | None = None,
     on_done: Callable[[BatchReport], None] | None = None,
-) -> BatchReport:
-    """Process ``events`` in one transaction; on failure one by one; mark what still fails."""
+) -> int:
+    """Process ``events`` in one transaction; on failure one by one; mark what still fails.
+
+    Returns how many were processed; ``on_done`` gets the report of each committed batch.
+    """
     lock = write_lock or nullcontext()
-    total = BatchReport()
     try:
         with lock, siaran.uow.begin() as session:
             report = process_events(session, events, settings=siaran.settings)
-        total.merge(report)
-        if on_done is not None:
-            on_done(report)
-        return total
     except Exception as exc:
         if len(events) == 1:
             return _single(siaran, events[0], exc, lock, on_done)
-        log.warning("A batch of %d webhook events failed (%s); one by one now", len(events),
-                    _describe(exc))  # fmt: skip
-    for event in events:
-        total.merge(process_safely(siaran, [event], write_lock=write_lock, on_done=on_done))
-    return total
+        log.warning(
+            "A batch of %d webhook events failed (%s); one by one now", len(events), _describe(exc)
+        )
+        return sum(
+            process_safely(siaran, [event], write_lock=write_lock, on_done=on_done)
+            for event in events
+        )
+    if on_done is not None:
+        on_done(report)
+    return len(events)
 
 
 def _single(
@@ -201,7 +191,7 @@ def _single(
     first_error: BaseException,
     lock: AbstractContextManager[Any],
     on_done: Callable[[BatchReport], None] | None,
-) -> BatchReport:
+) -> int:
     error: BaseException = first_error
     if isinstance(first_error, DBAPIError):  # a deadlock or a busy database: once more now
         try:
@@ -209,14 +199,18 @@ def _single(
                 report = process_events(session, [event], settings=siaran.settings)
             if on_done is not None:
                 on_done(report)
-            return report
+            return 1
         except Exception as exc:
             error = exc
-    log.error("Webhook event %s failed: %s (kept; retried later)", event.id, _describe(error),
-              exc_info=error)  # fmt: skip
+    log.error(
+        "Webhook event %s failed: %s (kept; retried later)",
+        event.id,
+        _describe(error),
+        exc_info=error,
+    )
     with lock, siaran.uow.begin() as session:
         mark_failed(session, event.id, _describe(error), utcnow())
-    return BatchReport()
+    return 0
 
 
 # --- retries -------------------------------------------------------------------------------
@@ -301,8 +295,7 @@ def retry_due_events(
     report.claimed = len(events)
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
-        done = process_safely(siaran, chunk)
-        report.processed += done.events
+        report.processed += process_safely(siaran, chunk)
     report.failed = report.claimed - report.processed
     if report.claimed:
         log.info("%s", report)

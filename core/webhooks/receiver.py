@@ -210,7 +210,7 @@ class WebhookReceiver:
     def _process(self, batch: list[Stored]) -> None:
         events = [Event(stored.event_id, stored.body.payload) for stored in batch]
         try:
-            report = process_safely(
+            processed = process_safely(
                 self.siaran, events, write_lock=self._lock, on_done=self._after_commit
             )
         except Exception:  # the database is gone: the events stay stored for the retry job
@@ -218,8 +218,8 @@ class WebhookReceiver:
                           len(events))  # fmt: skip
             self.count("failed", len(events))
             return
-        self.count("processed", report.events)
-        self.count("failed", len(events) - report.events)
+        self.count("processed", processed)
+        self.count("failed", len(events) - processed)
 
     def _after_commit(self, report: BatchReport) -> None:
         settings = self.siaran.settings

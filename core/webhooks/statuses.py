@@ -129,9 +129,9 @@ def apply_statuses(
             report.applied += 1
         else:
             report.ignored += 1
-    changed = [row for row in by_id.values() if row.changed]
-    _release(session, changed, now)
-    _write(session, changed, now)
+    dirty = [row for row in by_id.values() if row.changed]
+    _release(session, dirty, now)
+    _write(session, dirty, now)
     return report
 
 
@@ -153,10 +153,10 @@ def _release(session: Session, rows: list[_Row], now: datetime) -> None:
 
 _TABLE = CampaignMessage.__table__
 # Built once with expanding IN parameters: compiled once, cached, no per-value coercion.
-_BY_WAMID = select(*(_TABLE.c[name] for name in _COLUMNS)).order_by(_TABLE.c.id)
+_SELECT = select(*(_TABLE.c[name] for name in _COLUMNS)).order_by(_TABLE.c.id)
 _READ = {
-    False: _BY_WAMID.where(_TABLE.c.wamid.in_(bindparam("wamids", expanding=True))),
-    True: _BY_WAMID.where(
+    False: _SELECT.where(_TABLE.c.wamid.in_(bindparam("wamids", expanding=True))),
+    True: _SELECT.where(
         or_(
             _TABLE.c.wamid.in_(bindparam("wamids", expanding=True)),
             _TABLE.c.id.in_(bindparam("ids", expanding=True)),

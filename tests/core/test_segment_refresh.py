@@ -23,13 +23,14 @@ from core.bootstrap import Siaran
 from core.errors import NotFound, PermissionDenied
 from core.permissions import Actor
 from core.segment_refresh import (
+    OVERLAP,
     checked_snapshot,
     refresh_stale_features,
     request_segment_refresh,
 )
 from core.segments import features_computed_at, refresh_contact_features
 from core.settings import Settings
-from sql.schema import AuditLog
+from sql.schema import AuditLog, ContactFeature
 from sql.types import utcnow
 from tests.pipelines.segment_rig import customer, open_shop, segment_row, stored_members
 
@@ -172,23 +173,26 @@ def test_unreachable_dagster_falls_back_to_refreshing_here(
 
 
 def test_stale_features_are_recomputed_in_full_past_their_bound(siaran: Siaran) -> None:
-    open_shop(siaran)
     now = utcnow()
+    with siaran.uow.begin() as session:
+        customer(session, "Ani", "+6281200000001", at=now - timedelta(days=3))
     refresh_contact_features(siaran.engine, now=now - timedelta(hours=3))
     with siaran.uow.begin() as session:
-        customer(session, "Citra", "+6281200000003")
+        citra = customer(session, "Citra", "+6281200000003")
 
     full = refresh_stale_features(siaran, now)
-    assert (full.rows, full.scope) == (3, "all contacts")
-
-    with siaran.uow.begin() as session:
-        customer(session, "Dedi", "+6281200000004")
-    later = now + timedelta(seconds=1)
-    partial = refresh_stale_features(siaran, later)
-    assert partial.scope.startswith("contacts changed since")
-    assert partial.rows == 2  # Citra and Dedi changed within the overlap; Ani and Budi did not
+    assert full.scope == "all contacts"
     with siaran.uow.session() as session:
         assert features_computed_at(session) == now
+        assert session.get(ContactFeature, citra) is not None
+
+    with siaran.uow.begin() as session:
+        dedi = customer(session, "Dedi", "+6281200000004")
+    partial = refresh_stale_features(siaran, now + timedelta(seconds=1))
+    assert partial.scope == f"contacts changed since {(now - OVERLAP).isoformat()}"
+    with siaran.uow.session() as session:
+        assert features_computed_at(session) == now  # not a full refresh
+        assert session.get(ContactFeature, dedi) is not None
 
 
 def test_a_checked_snapshot_counts_the_same_as_it_stored(siaran: Siaran) -> None:

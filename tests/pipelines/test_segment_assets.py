@@ -17,7 +17,13 @@ from pipelines.definitions import defs
 from pipelines.resources import SiaranResource
 from sql.schema import Contact
 from sql.types import utcnow
-from tests.pipelines.segment_rig import customer, open_shop, segment_row, stored_members
+from tests.pipelines.segment_rig import (
+    LONG_AGO,
+    customer,
+    open_shop,
+    segment_row,
+    stored_members,
+)
 
 
 def materialize(
@@ -72,15 +78,21 @@ def test_the_refresh_cron_comes_from_the_setting(monkeypatch: pytest.MonkeyPatch
         pipeline._refresh_schedule()
 
 
+def two_old_customers(siaran: Siaran) -> None:
+    with siaran.uow.begin() as session:
+        customer(session, "Ani", "+6281200000001", labels=["vip"], at=utcnow() - LONG_AGO)
+        customer(session, "Budi", "+6281200000002", at=utcnow() - LONG_AGO)
+
+
 def test_contact_features_first_full_then_only_what_changed(
     siaran: Siaran, instance: dg.DagsterInstance, dagster_env: SiaranResource
 ) -> None:
-    open_shop(siaran)
+    two_old_customers(siaran)
 
     first = materialize(instance, dagster_env, "contact_features")
     assert first.success
     assert metadata_of(first)["scope"] == "all contacts"
-    assert metadata_of(first)["rows"] == 2
+    assert metadata_of(first)["rows_written"] == 2
     assert check_of(first).passed
 
     with siaran.uow.begin() as session:
@@ -88,7 +100,7 @@ def test_contact_features_first_full_then_only_what_changed(
     second = materialize(instance, dagster_env, "contact_features")
     found = metadata_of(second)
     assert str(found["scope"]).startswith("contacts changed since")
-    assert found["rows"] == 1  # Citra; Ani and Budi changed days ago
+    assert found["rows_written"] == 1  # Citra; Ani and Budi changed days ago
     assert found["dagster/row_count"] == 3
 
     full = materialize(
@@ -97,13 +109,14 @@ def test_contact_features_first_full_then_only_what_changed(
         "contact_features",
         run_config=pipeline.features_run_config(True),
     )
-    assert metadata_of(full)["rows"] == 3 and metadata_of(full)["scope"] == "all contacts"
+    assert metadata_of(full)["scope"] == "all contacts"
+    assert metadata_of(full)["dagster/row_count"] == 3
 
 
 def test_features_freshness_check_fails_past_its_bound(
     siaran: Siaran, instance: dg.DagsterInstance, dagster_env: SiaranResource
 ) -> None:
-    open_shop(siaran)
+    two_old_customers(siaran)
     refresh_contact_features(siaran.engine, now=utcnow() - timedelta(hours=3))
 
     only_the_check = dg.AssetSelection.checks(*SEGMENT_CHECKS)
@@ -113,6 +126,7 @@ def test_features_freshness_check_fails_past_its_bound(
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["bound_minutes"].value == 120
+    assert evaluation.metadata["age_minutes"].value >= 180
 
 
 def test_a_snapshot_partition_records_who_entered(

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
+from sqlalchemy import delete, update
 
 from assets.segments import FEATURES_KEY, SEGMENT_ASSETS
 from core.bootstrap import Siaran
@@ -17,7 +18,7 @@ from pipelines import segments as sensor_module
 from pipelines.definitions import defs
 from pipelines.resources import SiaranResource
 from pipelines.segments import INTERVAL_SECONDS, Cursor, segment_partitions_sensor
-from sql.schema import ContactFeature, ContactPreference
+from sql.schema import Contact, ContactFeature, ContactLabel, ContactPreference
 from sql.types import utcnow
 from tests.pipelines.segment_rig import (
     Shop,
@@ -102,7 +103,7 @@ def test_a_new_matching_contact_is_refreshed_and_its_segment_asked_for(
     assert snapshot_requests(result) == {str(shop.vip): "crm_change"}  # not the static one
     (event,) = result.asset_events
     assert isinstance(event, dg.AssetMaterialization) and event.asset_key == FEATURES_KEY
-    assert event.metadata["rows"] == dg.IntMetadataValue(2)
+    assert event.metadata["rows_written"] == dg.IntMetadataValue(2)
     with siaran.uow.session() as session:
         assert session.get(ContactFeature, citra) is not None  # features written in the tick
     assert citra not in stored_members(siaran, shop.vip)  # the run adds it, not the sensor
@@ -227,3 +228,16 @@ def test_an_unreadable_cursor_starts_afresh() -> None:
     assert Cursor.parse(None) == Cursor()
     now = utcnow()
     assert Cursor.parse(Cursor(now, 7).dump()) == Cursor(now, 7)
+
+
+def test_an_edited_contact_that_no_longer_matches_is_asked_to_leave(
+    siaran: Siaran, shop: Shop, ephemeral: dg.DagsterInstance, dagster_env: SiaranResource
+) -> None:
+    first = settled(ephemeral, dagster_env, shop)
+    with siaran.uow.begin() as session:  # the CRM removes Ani's label and saves her contact
+        session.execute(delete(ContactLabel).where(ContactLabel.contact_id == shop.ani))
+        session.execute(update(Contact).where(Contact.id == shop.ani).values(updated_at=utcnow()))
+
+    result = tick(ephemeral, dagster_env, first.cursor)
+
+    assert snapshot_requests(result) == {str(shop.vip): "crm_change"}

@@ -80,4 +80,5 @@ def test_killing_the_sender_loses_nothing_and_sends_nothing_twice(
     assert rig.statuses(campaign) == {"sent": 300}
     assert {m.wamid for m in messages} == {m["id"] for m in rig.accepted()}
     assert rig.get(campaign).sent_count == 300
+    assert max(rig.per_second().values()) <= 60, "restarts never doubled the rate"
     assert not any(m.claimed_by for m in messages)

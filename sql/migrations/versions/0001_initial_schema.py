@@ -283,8 +283,18 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_contact_features")),
     )
-    with op.batch_alter_table("contact_features", schema=None) as batch_op:
-        batch_op.create_index("ix_contact_features_computed_at", ["computed_at"], unique=False)
+    op.create_table(
+        "contact_feature_refreshes",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("finished_at", UTCDateTime(), nullable=False),
+        sa.Column("changed_rows", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_feature_refreshes")),
+    )
+    with op.batch_alter_table("contact_feature_refreshes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_contact_feature_refreshes_started_at", ["started_at"], unique=False
+        )
 
     op.create_table(
         "segments",
@@ -710,10 +720,11 @@ def downgrade() -> None:
 
     op.drop_table("whatsapp_templates")
     op.drop_table("segments")
-    with op.batch_alter_table("contact_features", schema=None) as batch_op:
-        batch_op.drop_index("ix_contact_features_computed_at")
-
     op.drop_table("contact_features")
+    with op.batch_alter_table("contact_feature_refreshes", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_feature_refreshes_started_at")
+
+    op.drop_table("contact_feature_refreshes")
     op.drop_table("label_bits")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_last_message_at")

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, delete, insert
 from sql.schema import (
     Contact,
     ContactFeature,
+    ContactFeatureRefresh,
     ContactLabel,
     ContactPreference,
     Conversation,
@@ -118,6 +119,7 @@ CLEARED = (
     SegmentMembershipChange,
     SegmentMember,
     Segment,
+    ContactFeatureRefresh,
     ContactFeature,
     ContactPreference,
     ContactLabel,

@@ -185,16 +185,37 @@ def test_an_incremental_refresh_touches_only_the_given_contacts(engine: Engine) 
     assert rows[budi]["computed_at"] == NOW
 
 
-def test_freshness_is_the_oldest_row(engine: Engine) -> None:
+def test_freshness_is_the_start_of_the_last_full_refresh(engine: Engine) -> None:
     with engine.connect() as connection:
         assert features_computed_at(connection) is None
     data = shop_dataset()
     load(engine, data)
-    refresh_contact_features(engine, now=NOW)
     (ani,) = data.ids("ani")
+    refresh_contact_features(engine, [ani], now=NOW - timedelta(hours=1))
+    with engine.connect() as connection:
+        assert features_computed_at(connection) is None  # only some contacts computed
+    refresh_contact_features(engine, now=NOW)
     refresh_contact_features(engine, [ani], now=NOW + timedelta(hours=1))
     with engine.connect() as connection:
         assert features_computed_at(connection) == NOW
+
+
+def test_a_refresh_rewrites_only_rows_that_changed(engine: Engine) -> None:
+    data = shop_dataset()
+    load(engine, data)
+    assert refresh_contact_features(engine, now=NOW) == 5
+    (budi,) = data.ids("budi")
+    with engine.begin() as connection:
+        connection.execute(
+            update(Contact.__table__).where(Contact.id == budi).values(custom_fields={})
+        )
+    later = NOW + timedelta(hours=1)
+    assert refresh_contact_features(engine, now=later) == 1
+    rows = features(engine)
+    assert rows[budi]["computed_at"] == later
+    assert {row["computed_at"] for cid, row in rows.items() if cid != budi} == {NOW}
+    with engine.connect() as connection:
+        assert features_computed_at(connection) == later
 
 
 def test_a_refresh_in_a_session_is_undone_by_its_rollback(uow: UnitOfWork) -> None:
