@@ -111,7 +111,7 @@ def _serve_confirmer(port: int, database_url: str, secret_key: str) -> None:
 
     def confirm(proofs: list[tuple[uuid.UUID, str, datetime]]) -> None:
         with app_state.uow.begin() as session:
-            for message_id, wamid, at in proofs:
+            for message_id, wamid, at in sorted(proofs):  # id order, as every writer locks
                 confirm_sent(session, message_id, wamid, at, now=utcnow())
 
     async def receive(request: web.Request) -> web.Response:

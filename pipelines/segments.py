@@ -204,17 +204,17 @@ def _crm_changes(app: Siaran, instance: dg.DagsterInstance, plan: Plan) -> None:
         return
     now = plan.now
     with app.uow.session() as session:
-        oldest = features_computed_at(session)
+        full = features_computed_at(session)  # the last full refresh
         has_contacts = session.scalar(select(Contact.id).limit(1)) is not None
-    if oldest is None:
+    if full is None:
         if has_contacts:
             plan.features_run = _features_request(True, "first_refresh", now)
-            plan.notes.append("No contact features yet: a full contact_features run is asked for.")
+            plan.notes.append("Features never computed in full: a contact_features run follows.")
         plan.cursor.since = now
         return
     # Features: what no materialization has covered yet. Opt-outs: what this sensor has not.
-    since = max(t for t in (plan.cursor.since, covered_until(instance), oldest) if t) - OVERLAP
-    opt_outs_since = (plan.cursor.since or oldest) - OVERLAP
+    since = max(t for t in (plan.cursor.since, covered_until(instance), full) if t) - OVERLAP
+    opt_outs_since = (plan.cursor.since or full) - OVERLAP
     with app.uow.session() as session:
         changed = changed_contacts(session, since)
         flipped = opt_out_changes(session, opt_outs_since)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -95,6 +95,18 @@ class Tally:
 
 def record(session: Session, outcomes: Iterable[Outcome], now: datetime) -> dict[uuid.UUID, Tally]:
     """Write a batch of answers; each applies only to a message still ``sending``."""
+    outcomes = sorted(outcomes, key=lambda o: o.message.id)
+    if not outcomes:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock the rows in id order first, as the webhook receiver does: the updates below
+        # go verdict by verdict, and two writers locking in different orders deadlock.
+        session.execute(
+            select(TABLE.c.id)
+            .where(TABLE.c.id.in_([o.message.id for o in outcomes]))
+            .order_by(TABLE.c.id)
+            .with_for_update()
+        ).all()
     by_verdict: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_verdict[outcome.verdict].append(outcome)

@@ -181,7 +181,11 @@ class Label(Base):
 
 class ContactLabel(Base):
     __tablename__ = "contact_labels"
-    __table_args__ = (Index("ix_contact_labels_label_contact", "label_id", "contact_id"),)
+    __table_args__ = (
+        Index("ix_contact_labels_label_contact", "label_id", "contact_id"),
+        # The segment sensor looks for labels added since its cursor.
+        Index("ix_contact_labels_created_at", "created_at"),
+    )
 
     contact_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
@@ -316,6 +320,8 @@ class SegmentMembershipChange(Base):
     __table_args__ = (
         CheckConstraint("change IN ('entered', 'left')", name="change"),
         Index("ix_segment_membership_changes_segment_at", "segment_id", "changed_at"),
+        # Deleting contacts cascades here; without it each delete scans the table.
+        Index("ix_segment_membership_changes_contact", "contact_id"),
     )
 
     id: Mapped[uuid.UUID] = _id()

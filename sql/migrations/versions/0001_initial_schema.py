@@ -181,6 +181,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_contact_labels_label_contact", ["label_id", "contact_id"], unique=False
         )
+        batch_op.create_index("ix_contact_labels_created_at", ["created_at"], unique=False)
 
     op.create_table(
         "contact_preferences",
@@ -512,6 +513,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_segment_membership_changes_segment_at", ["segment_id", "changed_at"], unique=False
         )
+        batch_op.create_index("ix_segment_membership_changes_contact", ["contact_id"], unique=False)
 
     op.create_table(
         "campaign_messages",
@@ -701,6 +703,7 @@ def downgrade() -> None:
 
     op.drop_table("campaign_messages")
     with op.batch_alter_table("segment_membership_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_membership_changes_contact")
         batch_op.drop_index("ix_segment_membership_changes_segment_at")
 
     op.drop_table("segment_membership_changes")
@@ -736,6 +739,7 @@ def downgrade() -> None:
 
     op.drop_table("contact_preferences")
     with op.batch_alter_table("contact_labels", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_labels_created_at")
         batch_op.drop_index("ix_contact_labels_label_contact")
 
     op.drop_table("contact_labels")
