@@ -9,8 +9,9 @@ in bulk, as ``launch_campaign`` would leave them.
 ``--scenario rate`` drives the campaign with ``sender.run.run_campaign`` in this process and
 measures at the sandbox: the achieved rate (accepted messages over the span from the first
 to the last acceptance), the most acceptances in one wall-clock second (the sandbox's
-histogram) and in any sliding one-second span, refusals (130429); then checks that every
-message is ``sent`` in the database, once, with its wamid.
+histogram) and in any sliding one-second span, refusals (130429); and, in the sender, the
+most requests written in any sliding second. Then it checks that every message is ``sent``
+in the database, once, with its wamid.
 
 ``--scenario kill`` runs the sender as operators do (``siaran send --campaign``, here
 ``python -m cli.send``) in a subprocess, SIGKILLs it ``--kills`` times at random moments,
@@ -111,8 +112,7 @@ def _serve_confirmer(port: int, database_url: str, secret_key: str) -> None:
 
     def confirm(proofs: list[tuple[uuid.UUID, str, datetime]]) -> None:
         with app_state.uow.begin() as session:
-            for message_id, wamid, at in sorted(proofs):  # id order, as every writer locks
-                confirm_sent(session, message_id, wamid, at, now=utcnow())
+            confirm_sent(session, proofs, now=utcnow())
 
     async def receive(request: web.Request) -> web.Response:
         body = json.loads(await request.read())
@@ -217,6 +217,14 @@ def _fill(app: Any, sandbox_url: str, messages: int, rate: int) -> uuid.UUID:
     return campaign_id
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU a process has used so far (Linux ``/proc``)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _accepted(sandbox_url: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     with httpx.Client(base_url=sandbox_url, timeout=60) as client:
@@ -264,6 +272,11 @@ def _check(app: Any, campaign_id: uuid.UUID, sandbox_url: str, rate: int) -> dic
                 CampaignMessage.campaign_id == campaign_id, CampaignMessage.wamid.is_not(None)
             )
         )
+        with_sent_at = session.scalar(
+            select(func.count()).where(
+                CampaignMessage.campaign_id == campaign_id, CampaignMessage.sent_at.is_not(None)
+            )
+        )
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         campaign_status, sent_count = campaign.status, campaign.sent_count
@@ -281,13 +294,42 @@ def _check(app: Any, campaign_id: uuid.UUID, sandbox_url: str, rate: int) -> dic
         "sent_twice": sum(1 for n in copies.values() if n > 1),
         "statuses": statuses,
         "with_wamid": with_wamid,
+        "with_sent_at": with_sent_at,
         "sent_count": sent_count,
         "campaign_status": campaign_status,
     }
 
 
+def _trace_writes() -> list[float]:
+    """Wall times at which the sender's requests left (aiohttp's headers-sent trace hook).
+
+    The sandbox stamps a message when its event loop gets to it; on a busy machine that can
+    be tens of milliseconds after the request arrived, which bunches its timestamps. The
+    moments our requests were written show the sender's own pacing without that noise.
+    """
+    import aiohttp
+
+    written: list[float] = []
+
+    async def sent(_session: Any, _context: Any, _params: Any) -> None:
+        written.append(time.time())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(sent)
+    original = aiohttp.ClientSession.__init__
+
+    def init(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("trace_configs", [trace])
+        original(self, *args, **kwargs)
+
+    aiohttp.ClientSession.__init__ = init  # type: ignore[method-assign]
+    return written
+
+
 def _run_in_process(app: Any, campaign_id: uuid.UUID) -> dict[str, Any]:
     from sender.run import run_campaign
+
+    written = _trace_writes()
 
     last = [0.0]
 
@@ -302,7 +344,12 @@ def _run_in_process(app: Any, campaign_id: uuid.UUID) -> dict[str, Any]:
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"run_status": report.status, "wall_s": round(wall, 1), "sender_cpu_s": round(cpu, 1)}
+    return {
+        "run_status": report.status,
+        "wall_s": round(wall, 1),
+        "sender_cpu_s": round(cpu, 1),
+        "max_written_in_sliding_second": _most_in_one_second(sorted(written)),
+    }
 
 
 def _run_with_kills(
@@ -383,6 +430,8 @@ def main() -> None:
             campaign_id = _fill(app, sandbox_url, args.messages, args.rate)
             print(f"{args.messages:,} outbox rows inserted in {time.monotonic() - filled:.1f} s")
             print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+            sandbox_pid = processes[-1].pid
+            sandbox_cpu = _cpu_seconds(sandbox_pid)
             if args.scenario == "rate":
                 run = _run_in_process(app, campaign_id)
             else:
@@ -398,6 +447,7 @@ def main() -> None:
                 run = _run_with_kills(campaign_id, env, sandbox_url, args.messages, args.kills)
                 time.sleep(2)  # the last webhooks
             print(f"load average after: {os.getloadavg()[0]:.2f}")
+            run["sandbox_cpu_s"] = round(_cpu_seconds(sandbox_pid) - sandbox_cpu, 1)
             result = {
                 "scenario": args.scenario,
                 "engine": args.engine,

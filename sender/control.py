@@ -34,6 +34,7 @@ from sql.types import utcnow
 
 log = logging.getLogger("siaran.sender")
 T = TypeVar("T")
+HALT_RETRY = 5.0  # seconds a halted campaign that is still running waits before sending again
 
 
 class Control:
@@ -128,15 +129,20 @@ class Control:
         expired = state.expired(now)
         sending = state.status == "running" and not expired
         if sending and not lane.active:
-            lane.active, lane.halted = True, False
+            lane.active, lane.halted_at = True, None
             lane.found_empty_at, lane.paused_since = None, None
             lane.breaker.reset()
             await self._beat()  # fresh credentials and shares before sending again
         if sending:
             self._gate.set_lane(lane.campaign_id, self._lane_rate(lane))
+            if lane.halted_at is not None and clock - lane.halted_at > HALT_RETRY:
+                # Halted, yet still running: the pause did not happen or was undone at once
+                # (an owner resumed within a poll). Send again; a lasting problem halts again.
+                lane.halted_at = None
+                lane.breaker.reset()
             trip = lane.breaker.observe(clock, state.sent_count, state.failed_count)
             if trip is not None and not lane.halted:
-                lane.halted = True
+                lane.halt(clock)
                 await self._db(store.pause, lane.campaign_id, trip.reason, self.settings)
         elif lane.active:
             lane.active = False
@@ -202,7 +208,7 @@ class Control:
     async def _pause_all(self, reason: str) -> None:
         for lane in self.lanes.values():
             if lane.active and not lane.halted:
-                lane.halted = True
+                lane.halt(time.monotonic())
                 await self._db(store.pause, lane.campaign_id, reason, self.settings)
 
     def _use_account(self, account: store.AccountState) -> None:

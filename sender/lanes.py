@@ -44,7 +44,7 @@ class Lane:
     breaker: QualityBreaker
     buffer: deque[Claimed] = field(default_factory=deque)
     active: bool = False  # running and not expired: may claim and send
-    halted: bool = False  # a campaign-fatal answer or the breaker: send nothing more
+    halted_at: float | None = None  # a campaign-fatal answer or the breaker: send no more
     claiming: bool = False
     in_flight: int = 0
     found_empty_at: float | None = None  # monotonic time of the last claim that got nothing
@@ -55,7 +55,15 @@ class Lane:
     last_progress: Progress | None = None
 
     def ready(self) -> bool:
-        return self.active and not self.halted and bool(self.buffer)
+        return self.active and self.halted_at is None and bool(self.buffer)
+
+    @property
+    def halted(self) -> bool:
+        return self.halted_at is not None
+
+    def halt(self, clock: float) -> None:
+        if self.halted_at is None:
+            self.halted_at = clock
 
     def idle(self) -> bool:
         return not self.buffer and not self.in_flight and not self.claiming

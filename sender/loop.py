@@ -58,6 +58,8 @@ from sql.types import utcnow
 
 log = logging.getLogger("siaran.sender")
 T = TypeVar("T")
+FLUSH_BATCH = 1_000  # answers per transaction
+UNRECORDED_LIMIT = 5_000  # answers waiting to be recorded before sending stops
 
 
 class Sender(Control):
@@ -144,6 +146,11 @@ class Sender(Control):
         """The send loop (see the module docstring)."""
         while not self._finished:
             self._wake.clear()
+            if len(self._outcomes) >= UNRECORDED_LIMIT:
+                # Answers are not being recorded (the database is slow or away): sending
+                # more would only widen what a crash now leaves to reconcile.
+                await asyncio.sleep(self.tuning.flush_seconds)
+                continue
             if self._in_flight >= self._max_in_flight:
                 self._slot_free.clear()
                 await self._slot_free.wait()
@@ -220,7 +227,7 @@ class Sender(Control):
         if slows and self._gate.slow_down(time.monotonic()):
             log.warning("WhatsApp throttled the number (%s): slowing down", error.code)
         if decision.verdict == "fatal" and not lane.halted:
-            lane.halted = True
+            lane.halt(time.monotonic())
             log.warning("campaign %s: campaign-fatal error: %s", lane.name, error)
         return Outcome(
             message,
@@ -280,16 +287,18 @@ class Sender(Control):
     # --- results --------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        if not self._outcomes:
-            return
-        batch, self._outcomes = self._outcomes, []
-        try:
-            await self._db(store.write_outcomes, batch, self.settings, utcnow())
-        except IntegrityError:
-            await self._flush_one_by_one(batch)
-        except SQLAlchemyError:  # the database is out of reach: try again next time
-            log.exception("recording %d answers failed; retrying", len(batch))
-            self._outcomes[:0] = batch
+        """Record the answers, at most ``FLUSH_BATCH`` per transaction."""
+        while self._outcomes:
+            batch = self._outcomes[:FLUSH_BATCH]
+            del self._outcomes[:FLUSH_BATCH]
+            try:
+                await self._db(store.write_outcomes, batch, self.settings, utcnow())
+            except IntegrityError:
+                await self._flush_one_by_one(batch)
+            except SQLAlchemyError:  # out of reach, or a deadlock victim: again next time
+                log.exception("recording %d answers failed; retrying", len(batch))
+                self._outcomes[:0] = batch
+                return
 
     async def _flush_one_by_one(self, batch: list[Outcome]) -> None:
         """A batch the database refused: write what it accepts, log what it does not.

@@ -239,38 +239,47 @@ def requeue_unconfirmed(
 
 
 def confirm_sent(
-    session: Session, message_id: uuid.UUID, wamid: str, at: datetime, *, now: datetime
-) -> bool:
-    """A status webhook proved WhatsApp accepted the message: record it as sent.
+    session: Session, proofs: Sequence[tuple[uuid.UUID, str, datetime]], *, now: datetime
+) -> int:
+    """Status webhooks proved WhatsApp accepted these messages: record them as sent.
 
-    For the webhook receiver, when ``biz_opaque_callback_data`` names a message the sender
-    has not recorded yet (its answer was lost, or has not been committed). Applies to a
-    message still pending, sending, expired or cancelled; True when it did.
+    ``proofs`` are (message id from ``biz_opaque_callback_data``, wamid, when it was sent).
+    For the webhook receiver, when a message the sender has not recorded yet is named (its
+    answer was lost, or is not committed yet). Applies to messages still pending, sending,
+    expired or cancelled; returns how many it recorded. Rows are taken in id order, then
+    contact preferences, then campaign counters: the order every writer of the outbox uses,
+    so concurrent writers wait for each other instead of deadlocking.
     """
-    row = session.execute(
-        update(M)
-        .where(M.id == message_id, M.status.in_(("pending", "sending", "expired", "cancelled")))
-        .values(
-            status="sent",
-            wamid=wamid,
-            sent_at=at,
-            claimed_by=None,
-            next_attempt_at=None,
-            error_code=None,
-            error_category=None,
-            error_title=None,
-            error_message=None,
-            updated_at=now,
-        )
-        .returning(M.campaign_id, M.contact_id)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if row is None:
-        return False
-    add_counters(session, {row.campaign_id: 1}, {})
-    if row.contact_id is not None:
-        mark_broadcast(session, {row.contact_id: at}, now)
-    return True
+    confirmed: dict[uuid.UUID, int] = defaultdict(int)
+    broadcasts: dict[uuid.UUID, datetime] = {}
+    for message_id, wamid, at in sorted(proofs):
+        row = session.execute(
+            update(M)
+            .where(M.id == message_id, M.status.in_(("pending", "sending", "expired", "cancelled")))
+            .values(
+                status="sent",
+                wamid=wamid,
+                sent_at=at,
+                claimed_by=None,
+                next_attempt_at=None,
+                error_code=None,
+                error_category=None,
+                error_title=None,
+                error_message=None,
+                updated_at=now,
+            )
+            .returning(M.campaign_id, M.contact_id)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if row is None:
+            continue
+        confirmed[row.campaign_id] += 1
+        if row.contact_id is not None:
+            broadcasts[row.contact_id] = max(at, broadcasts.get(row.contact_id, at))
+    if broadcasts:
+        mark_broadcast(session, broadcasts, now)
+    add_counters(session, confirmed, {})
+    return sum(confirmed.values())
 
 
 def _count_by(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -121,9 +121,6 @@ def record(session: Session, outcomes: Iterable[Outcome], now: datetime) -> dict
              "error_category": None, "error_title": None, "error_message": None},
             now,
         )  # fmt: skip
-    broadcasts = {o.message.contact_id: o.at for o in sent if o.message.contact_id is not None}
-    if broadcasts:
-        mark_broadcast(session, broadcasts, now)
     for campaign_id, group in _by_campaign(by_verdict["failed"]).items():
         tallies[campaign_id].failed = _update_each(
             session, group, {"status": "failed", "failed_at": "at", **_ERROR}, {"claimed_by": None},
@@ -152,14 +149,18 @@ def record(session: Session, outcomes: Iterable[Outcome], now: datetime) -> dict
             now,
         )  # fmt: skip
         tallies[campaign_id].fatal = [o.error for o in group if o.error is not None]
+    # Then the contacts, then the campaigns: the lock order of every outbox writer.
+    broadcasts = {o.message.contact_id: o.at for o in sent if o.message.contact_id is not None}
+    if broadcasts:
+        mark_broadcast(session, broadcasts, now)
+    opted_out = [o for o in by_verdict["failed"] if o.opted_out and o.message.contact_id]
+    if opted_out:
+        record_opt_outs(session, opted_out, now)
     add_counters(
         session,
         {c: t.sent for c, t in tallies.items() if t.sent},
         {c: t.failed for c, t in tallies.items() if t.failed},
     )
-    opted_out = [o for o in by_verdict["failed"] if o.opted_out and o.message.contact_id]
-    if opted_out:
-        record_opt_outs(session, opted_out, now)
     return dict(tallies)
 
 

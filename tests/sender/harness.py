@@ -105,9 +105,7 @@ class Confirmer:
 
     def _confirm(self, proofs: list[tuple[uuid.UUID, str, datetime]]) -> None:
         with self.siaran.uow.begin() as session:
-            for message_id, wamid, at in sorted(proofs):  # id order, as every writer locks
-                if confirm_sent(session, message_id, wamid, at, now=utcnow()):
-                    self.confirmed += 1
+            self.confirmed += confirm_sent(session, proofs, now=utcnow())
 
 
 def text_payload(phone: str, message_id: uuid.UUID, body: str = "Halo, ada promo!") -> dict:

@@ -118,7 +118,7 @@ def test_an_answer_applies_once_even_when_a_webhook_confirmed_it_first(queue: Ri
     (message,) = claim(queue, campaign)
     at = utcnow()
     with queue.siaran.uow.begin() as session:
-        assert outbox.confirm_sent(session, message.id, "wamid.X", at, now=at)
+        assert outbox.confirm_sent(session, [(message.id, "wamid.X", at)], now=at) == 1
     tallies = record(queue, Outcome(message, "sent", at, wamid="wamid.X"))
     assert tallies[campaign].sent == 0
     assert queue.get(campaign).sent_count == 1
@@ -216,7 +216,7 @@ def test_a_status_webhook_confirms_a_message_not_yet_recorded_as_sent(queue: Rig
         session.get(CampaignMessage, message.id).status = status
     at = utcnow()
     with queue.siaran.uow.begin() as session:
-        assert outbox.confirm_sent(session, message.id, "wamid.Y", at, now=at)
+        assert outbox.confirm_sent(session, [(message.id, "wamid.Y", at)], now=at) == 1
     stored = row(queue, message.id)
     assert (stored.status, stored.wamid, stored.sent_at) == ("sent", "wamid.Y", at)
     assert queue.get(campaign).sent_count == 1
@@ -229,7 +229,7 @@ def test_a_status_webhook_never_moves_a_recorded_message(queue: Rig, status: str
     with queue.siaran.uow.begin() as session:
         session.get(CampaignMessage, message.id).status = status
     with queue.siaran.uow.begin() as session:
-        assert not outbox.confirm_sent(session, message.id, "wamid.Z", utcnow(), now=utcnow())
+        assert outbox.confirm_sent(session, [(message.id, "wamid.Z", utcnow())], now=utcnow()) == 0
     assert row(queue, message.id).status == status
 
 
