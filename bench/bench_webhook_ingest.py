@@ -15,11 +15,19 @@ Measured:
   and polls that campaign's ``delivered_count`` until it moves (under the full load);
 - correctness: the campaigns' counters equal the recount from the messages at the end.
 
-Modes: ``batched`` (``--batch`` updates per POST, as Meta sends under load) and ``single``
-(one update per POST). Each engine gets a fresh database (a temporary SQLite file; the
-PostgreSQL database ``siaran_bench_webhooks``, dropped afterwards).
+- the server process's CPU time per POST (from ``/proc``), which says what one core can take
+  whatever else runs on the machine.
 
-    .venv/bin/python bench/bench_webhook_ingest.py --engine both --mode both
+Modes: ``batched`` (``--batch`` updates per POST, as Meta sends under load) and ``single``
+(one update per POST). ``--rate`` is the offered load in updates/s, POSTed on a fixed
+schedule whatever the answers do (open loop, default 3,000); ``--rate 0`` posts as fast as
+the server answers with ``--in-flight`` POSTs at once (the capacity). Each engine gets a
+fresh database (a temporary SQLite file; the PostgreSQL database ``siaran_bench_webhooks``,
+dropped afterwards).
+
+    .venv/bin/python bench/bench_webhook_ingest.py --engine both --mode both --rate 3000
+    .venv/bin/python bench/bench_webhook_ingest.py --engine both --mode batched --rate 0 \
+        --in-flight 8 --seconds 10
 """
 
 from __future__ import annotations
@@ -392,7 +400,6 @@ async def _load(
             await asyncio.gather(probe(session), paced(session))
         else:
             await asyncio.gather(probe(session), *(worker(session) for _ in range(in_flight)))
-    sent_until = time.monotonic()
     drained = await asyncio.get_running_loop().run_in_executor(None, _wait_drained, url)
     watch.engine.dispose()
     latencies.sort()
@@ -405,7 +412,7 @@ async def _load(
         "accepted_updates": accepted_updates,
         "accepted_per_s": accepted_updates / (last_answer - started),
         "processed_per_s": accepted_updates / (drained - started),
-        "drain_after_last_post_s": drained - sent_until,
+        "drain_after_last_post_s": drained - last_answer,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "probe_count": len(probe_delays),
