@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -150,14 +151,24 @@ def retry_failed_messages(
             skipped[f"not retryable ({category or 'unknown error'})"] += 1
         else:
             retry.append(row.id)
+    was_sent = was_delivered = 0
     for chunk in _chunks(retry):
+        failed_in_chunk = (CampaignMessage.id.in_(chunk), CampaignMessage.status == "failed")
+        was_sent += _count(session, *failed_in_chunk, CampaignMessage.sent_at.is_not(None))
+        was_delivered += _count(
+            session, *failed_in_chunk, CampaignMessage.delivered_at.is_not(None)
+        )
         report.retried += session.execute(
             update(CampaignMessage)
-            .where(CampaignMessage.id.in_(chunk), CampaignMessage.status == "failed")
+            .where(*failed_in_chunk)
             .values(
                 status="pending",
                 next_attempt_at=now,
-                failed_at=None,
+                # The next attempt gets a new wamid; failed_at stays so the webhook receiver
+                # can tell late echoes of the failed attempt from news of the new one.
+                wamid=None,
+                sent_at=None,
+                delivered_at=None,
                 error_code=None,
                 error_category=None,
                 error_title=None,
@@ -170,12 +181,15 @@ def retry_failed_messages(
         ).rowcount
     report.skipped = dict(skipped)
     if report.retried:
-        # The counter follows the messages: these are no longer failed.
-        lowered = Campaign.failed_count - report.retried
+        # The counters follow the messages: these are no longer failed, nor sent yet.
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id)
-            .values(failed_count=case((lowered > 0, lowered), else_=0))
+            .values(
+                failed_count=_lowered(Campaign.failed_count, report.retried),
+                sent_count=_lowered(Campaign.sent_count, was_sent),
+                delivered_count=_lowered(Campaign.delivered_count, was_delivered),
+            )
             .execution_options(synchronize_session=False)
         )
         if campaign.status in ("completed", "failed"):
@@ -191,6 +205,15 @@ def retry_failed_messages(
          "reopened": report.reopened},
     )  # fmt: skip
     return report
+
+
+def _count(session: Session, *where: Any) -> int:
+    return session.scalar(select(func.count()).select_from(CampaignMessage).where(*where)) or 0
+
+
+def _lowered(column: Any, by: int) -> Any:
+    lowered = column - by
+    return case((lowered > 0, lowered), else_=0)
 
 
 # --- who was left out -------------------------------------------------------------------

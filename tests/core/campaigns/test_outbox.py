@@ -88,7 +88,9 @@ def test_only_retryable_failures_go_back_to_pending(
     messages = by_contact(uow, running)
     ani = messages["Ani"]
     assert ani.status == "pending" and ani.attempts == 3  # attempts are kept
-    assert ani.error_code is None and ani.failed_at is None and ani.next_attempt_at is not None
+    assert ani.error_code is None and ani.next_attempt_at is not None
+    # The next attempt starts afresh; failed_at stays to mark late echoes of the old one.
+    assert ani.wamid is None and ani.sent_at is None and ani.failed_at is not None
     assert messages["Budi"].status == "failed" and messages["Budi"].error_code == 131026
     with uow.session() as session:
         assert session.get(Campaign, running.campaign_id).failed_count == 2  # type: ignore[union-attr]
