@@ -29,16 +29,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.bootstrap import Siaran
-from core.errors import InvalidInput, NotFound
+from core.dagster_runs import dagster_url, submit_run
+from core.errors import NotFound
 from core.permissions import SYSTEM_ACTOR, Actor, Permission, require
 from core.segment_changes import changed_contacts
 from core.segments import (
@@ -50,7 +49,7 @@ from core.segments import (
     snapshot_segment,
 )
 from core.segments.preview import opted_out_ids
-from core.sending import TRIGGER_TAG, dagster_url
+from core.sending import TRIGGER_TAG
 from sql.schema import Segment, SegmentMember
 from sql.types import utcnow
 
@@ -67,7 +66,6 @@ PARTITION_TAG = "dagster/partition"
 #: Changes are looked for this far before the last look too: a transaction that stamped a
 #: row before the last look but committed after it is still seen.
 OVERLAP = timedelta(seconds=60)
-DAGSTER_TIMEOUT_SECONDS = 10
 SERIALIZATION_ATTEMPTS = 3
 
 Via = Literal["dagster", "local"]
@@ -252,105 +250,19 @@ def _existing(session: Session, segment_id: uuid.UUID) -> Segment:
     return segment
 
 
-# --- Dagster's GraphQL API ----------------------------------------------------------------
-
-_REPOSITORIES = """
-query SiaranRepositories {
-  repositoriesOrError {
-    __typename
-    ... on RepositoryConnection { nodes { name location { name } jobs { name } } }
-    ... on Error { message }
-  }
-}"""
-
-_ADD_PARTITION = """
-mutation SiaranAddPartition($selector: RepositorySelector!, $name: String!, $key: String!) {
-  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name,
-                      partitionKey: $key) {
-    __typename
-    ... on Error { message }
-  }
-}"""
-
-_PARTITION_THERE = ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
-
-_LAUNCH = """
-mutation SiaranLaunch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on Error { message }
-  }
-}"""
-
-
 def submit_snapshot_run(url: str, segment_id: uuid.UUID, trigger: str) -> str:
     """Add the segment's partition if missing and submit a run of it; the run's id."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise InvalidInput(f"SIARAN_DAGSTER_URL {url!r} has no host.")
-    endpoint = url.rstrip("/") + "/graphql"
-    with httpx.Client(timeout=DAGSTER_TIMEOUT_SECONDS) as client:
-        selector = _repository_with(client, endpoint, SNAPSHOT_JOB)
-        key = str(segment_id)
-        added = _graphql(
-            client,
-            endpoint,
-            _ADD_PARTITION,
-            {"selector": selector, "name": PARTITIONS, "key": key},
-        )["addDynamicPartition"]
-        if added["__typename"] not in (
-            "AddDynamicPartitionSuccess",
-            "DuplicateDynamicPartitionError",
-        ):
-            raise RuntimeError(f"Dagster did not add partition {key}: {added.get('message')}")
-        params = {
-            "selector": {
-                "repositoryLocationName": selector["repositoryLocationName"],
-                "repositoryName": selector["repositoryName"],
-                "jobName": SNAPSHOT_JOB,
-            },
-            "runConfigData": {},
-            "executionMetadata": {
-                "tags": [
-                    {"key": key_, "value": value}
-                    for key_, value in run_tags(segment_id, trigger).items()
-                ]
-            },
-        }
-        launched = _graphql(client, endpoint, _LAUNCH, {"params": params})["launchRun"]
-    if launched["__typename"] != "LaunchRunSuccess":
-        problems = launched.get("message") or launched.get("errors")
-        raise RuntimeError(f"Dagster did not launch the run ({launched['__typename']}: {problems})")
-    return str(launched["run"]["runId"])
+    key = str(segment_id)
+    return submit_run(
+        url,
+        SNAPSHOT_JOB,
+        run_config={},
+        tags=run_tags(segment_id, trigger),
+        partition=(PARTITIONS, key),
+    )
 
 
 def run_tags(segment_id: uuid.UUID, trigger: str) -> dict[str, str]:
     """Tags of a ``segment_snapshots`` run: its partition, the segment, and why it runs."""
     key = str(segment_id)
     return {PARTITION_TAG: key, SEGMENT_TAG: key, TRIGGER_TAG: trigger}
-
-
-def _repository_with(client: httpx.Client, endpoint: str, job: str) -> dict[str, str]:
-    answer = _graphql(client, endpoint, _REPOSITORIES, {})["repositoriesOrError"]
-    if answer["__typename"] != "RepositoryConnection":
-        raise RuntimeError(f"Dagster could not list its code: {answer.get('message')}")
-    for node in answer["nodes"]:
-        if any(candidate["name"] == job for candidate in node["jobs"]):
-            return {
-                "repositoryLocationName": node["location"]["name"],
-                "repositoryName": node["name"],
-            }
-    raise RuntimeError(f"No code location loaded in Dagster has the job {job!r}.")
-
-
-def _graphql(
-    client: httpx.Client, endpoint: str, query: str, variables: dict[str, Any]
-) -> dict[str, Any]:
-    response = client.post(endpoint, json={"query": query, "variables": variables})
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise RuntimeError(f"Dagster GraphQL error: {body['errors'][0].get('message')}")
-    return body["data"]

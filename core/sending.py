@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -42,6 +41,7 @@ from core.bootstrap import Siaran
 from core.campaigns import LaunchReport, launch_campaign, local_time, start_due_campaign
 from core.campaigns.lifecycle import state
 from core.campaigns.service import load
+from core.dagster_runs import dagster_url, submit_run
 from core.errors import Conflict, InvalidInput
 from core.permissions import SYSTEM_ACTOR
 from core.settings import Settings
@@ -62,7 +62,6 @@ TRIGGER_TAG = "siaran/trigger"
 PAUSED_TIMEOUT_SECONDS = 600.0
 #: How long a local driver may take to finish its answers in flight when the process exits.
 LOCAL_STOP_SECONDS = 40.0
-DAGSTER_TIMEOUT_SECONDS = 10
 
 Via = Literal["already", "dagster", "local"]
 
@@ -215,31 +214,10 @@ class SendRequest:
     detail: str  # one sentence for the owner
 
 
-def dagster_url(settings: Settings) -> str | None:
-    """The Dagster webserver to submit runs to, or None when Dagster is not configured."""
-    if settings.dagster_url:
-        return settings.dagster_url.rstrip("/")
-    if settings.dagster_home is not None:
-        return f"http://{settings.api_host}:{settings.dagster_port}"
-    return None
-
-
 def submit_dagster_run(url: str, campaign_id: uuid.UUID, trigger: str) -> str:
     """Submit a ``send_campaign`` run through the webserver's GraphQL API; its run id."""
-    from dagster_graphql import DagsterGraphQLClient
-
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise InvalidInput(f"SIARAN_DAGSTER_URL {url!r} has no host.")
-    client = DagsterGraphQLClient(
-        parts.hostname,
-        port_number=parts.port,
-        use_https=parts.scheme == "https",
-        timeout=DAGSTER_TIMEOUT_SECONDS,
-        path_prefix=parts.path.rstrip("/"),
-    )
-    return client.submit_job_execution(
-        SEND_JOB, run_config=run_config(campaign_id), tags=run_tags(campaign_id, trigger)
+    return submit_run(
+        url, SEND_JOB, run_config=run_config(campaign_id), tags=run_tags(campaign_id, trigger)
     )
 
 
