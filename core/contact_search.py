@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.pages import Page
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
 from sql.schema import Contact, ContactLabel, Label
@@ -48,18 +49,10 @@ class ContactView:
 
 
 @dataclass(frozen=True)
-class ContactPage:
-    """One page of a contact search and the number of contacts matching it in total."""
+class ContactPage(Page[ContactView]):
+    """One page of a contact search, with the filters it applied."""
 
-    contacts: list[ContactView]
-    total: int
-    limit: int
-    offset: int
     filters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.contacts) < self.total
 
 
 def list_labels(session: Session, actor: Actor) -> list[LabelSummary]:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.campaign_counters import Deltas
 from core.errors import Conflict, InvalidInput, NotFound
+from core.pages import Page
 from core.permissions import SYSTEM_ACTOR, Actor, Permission, require
 from core.phones import mask_phone
 from core.upsert import insert
@@ -210,16 +211,7 @@ class OptOutView:
     source: str | None
 
 
-@dataclass(frozen=True)
-class OptOutPage:
-    items: list[OptOutView]
-    total: int
-    limit: int
-    offset: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.items) < self.total
+OptOutPage = Page[OptOutView]
 
 
 def list_opt_outs(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from core.pages import Page
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
 from sql.schema import Contact, ContactLabel, ContactPreference, Label, Segment, SegmentMember
@@ -34,16 +35,8 @@ class MemberView:
 
 
 @dataclass(frozen=True)
-class MemberPage:
-    items: list[MemberView]
-    total: int
-    limit: int
-    offset: int
+class MemberPage(Page[MemberView]):
     last_refreshed_at: datetime | None
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.items) < self.total
 
 
 def list_members(

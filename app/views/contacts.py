@@ -88,9 +88,9 @@ if result.total == 0:
         )
 else:
     first = result.offset + 1
-    last = result.offset + len(result.contacts)
+    last = result.offset + len(result.items)
     st.caption(f"{first:,}–{last:,} of {result.total:,} contacts")
-    field_names = sorted({key for c in result.contacts for key in c.custom_fields})
+    field_names = sorted({key for c in result.items for key in c.custom_fields})
     rows = [
         {
             "Name": contact.name,
@@ -99,7 +99,7 @@ else:
             **{name: ui.cell(contact.custom_fields.get(name)) for name in field_names},
             "Updated": ui.local_time(contact.updated_at),
         }
-        for contact in result.contacts
+        for contact in result.items
     ]
     st.dataframe(rows, hide_index=True)
     if pages > 1:

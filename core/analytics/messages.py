@@ -21,6 +21,7 @@ from core.analytics.warehouse import Warehouse, WarehouseMissing
 from core.campaigns.outbox import RETRYABLE_CATEGORIES, error_category
 from core.campaigns.service import load
 from core.errors import InvalidInput, NotFound
+from core.pages import Page
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
 from sql.schema import MESSAGE_STATUSES, CampaignMessage, Contact
@@ -72,16 +73,7 @@ class MessageView:
         return (at - self.sent_at).total_seconds()
 
 
-@dataclass(frozen=True)
-class MessagePage:
-    items: list[MessageView]
-    total: int
-    limit: int
-    offset: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.items) < self.total
+MessagePage = Page[MessageView]
 
 
 @dataclass(frozen=True)
@@ -238,16 +230,7 @@ class Reply:
     seconds_to_reply: float | None
 
 
-@dataclass(frozen=True)
-class ReplyPage:
-    items: list[Reply]
-    total: int
-    limit: int
-    offset: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.offset + len(self.items) < self.total
+ReplyPage = Page[Reply]
 
 
 def list_replies(

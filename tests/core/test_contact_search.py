@@ -34,7 +34,7 @@ def customers(uow: UnitOfWork) -> None:
 
 
 def _names(page: ContactPage) -> list[str]:
-    return [c.name for c in page.contacts]
+    return [c.name for c in page.items]
 
 
 @pytest.mark.usefixtures("customers")
@@ -43,10 +43,10 @@ def test_lists_everyone_newest_change_first_with_labels(uow: UnitOfWork, owner: 
         page = search_contacts(session, owner)
     assert page.total == 3
     assert _names(page) == ["Siti Rahayu", "Budi Santoso", "Ani 100%_Jaya"]
-    assert page.contacts[0].labels == ("promo", "vip")
-    assert page.contacts[0].custom_fields == {"city": "Bandung"}
-    assert page.contacts[0].phone == "+6281234567001"
-    assert not page.contacts[0].phone_masked
+    assert page.items[0].labels == ("promo", "vip")
+    assert page.items[0].custom_fields == {"city": "Bandung"}
+    assert page.items[0].phone == "+6281234567001"
+    assert not page.items[0].phone_masked
 
 
 @pytest.mark.usefixtures("customers")
@@ -56,10 +56,10 @@ def test_supervisors_get_masked_numbers_and_cannot_search_by_them(
     with uow.session() as session:
         page = search_contacts(session, supervisor)
         by_digits = search_contacts(session, supervisor, query="0812345")
-    assert [c.phone for c in page.contacts] == [
+    assert [c.phone for c in page.items] == [
         "+62812•••••001", "+62812•••••002", "+62857•••••003",
     ]  # fmt: skip
-    assert all(c.phone_masked for c in page.contacts)
+    assert all(c.phone_masked for c in page.items)
     assert by_digits.total == 0
 
 

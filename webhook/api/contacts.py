@@ -76,7 +76,7 @@ def list_contacts(
         offset=offset,
     )
     return ContactPageOut(
-        items=[ContactOut.model_validate(view) for view in page.contacts],
+        items=[ContactOut.model_validate(view) for view in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,
