@@ -156,16 +156,6 @@ def release(session: Session, ids: Sequence[uuid.UUID], worker_id: str, now: dat
     return released
 
 
-def cancel_unsent(session: Session, campaign_id: uuid.UUID, now: datetime) -> int:
-    """Pending messages of a cancelled or failed campaign become ``cancelled``."""
-    return session.execute(
-        update(M)
-        .where(M.campaign_id == campaign_id, M.status == "pending")
-        .values(status="cancelled", updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
 def release_orphans(
     session: Session,
     campaign_ids: Sequence[uuid.UUID],

@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.campaigns import complete_if_finished, expire_messages, pause_campaign
+from core.campaigns import (
+    cancel_unsent as cancel_pending_messages,
+)
+from core.campaigns import (
+    complete_if_finished,
+    expire_messages,
+    pause_campaign,
+)
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.permissions import SYSTEM_ACTOR
@@ -195,7 +202,7 @@ def expire(uow: UnitOfWork, campaign_id: uuid.UUID, now: datetime) -> int:
 
 def cancel_unsent(uow: UnitOfWork, campaign_id: uuid.UUID, now: datetime) -> int:
     with uow.begin() as session:
-        return outbox.cancel_unsent(session, campaign_id, now)
+        return cancel_pending_messages(session, campaign_id, now)
 
 
 def register(
@@ -249,7 +256,7 @@ def maintain(
             session, going + stopped, now, max_attempts=settings.sender_max_attempts
         )
         for campaign_id in stopped:  # never re-sent: their campaign is over
-            outbox.cancel_unsent(session, campaign_id, now)
+            cancel_pending_messages(session, campaign_id, now)
         account = _account(session, account_id)
     if released or requeued or failed:
         log.info(

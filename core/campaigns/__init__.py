@@ -48,6 +48,7 @@ from core.campaigns.notify import (
 from core.campaigns.outbox import (
     ExcludedRecipient,
     RetryReport,
+    cancel_unsent,
     excluded_recipients,
     expire_messages,
     retry_failed_messages,
@@ -108,6 +109,7 @@ __all__ = [
     "RetryReport",
     "campaign_from_saved_message",
     "cancel_campaign",
+    "cancel_unsent",
     "check_campaign",
     "clean_phone",
     "complete_campaign",

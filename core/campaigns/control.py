@@ -12,12 +12,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.campaigns.lifecycle import check_allowed, transition
 from core.campaigns.notify import notify_campaign
+from core.campaigns.outbox import cancel_unsent
 from core.campaigns.readiness import campaign_account, message_problems
 from core.campaigns.service import load
 from core.errors import Conflict, InvalidInput
@@ -85,15 +86,6 @@ def resume_campaign(
     return campaign
 
 
-def _cancel_queue(session: Session, campaign_id: uuid.UUID, now: datetime) -> int:
-    return session.execute(
-        update(CampaignMessage)
-        .where(CampaignMessage.campaign_id == campaign_id, CampaignMessage.status == "pending")
-        .values(status="cancelled", updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
 def cancel_campaign(
     session: Session,
     actor: Actor,
@@ -108,7 +100,7 @@ def cancel_campaign(
     now = now or utcnow()
     was = load(session, campaign_id).status
     campaign = transition(session, campaign_id, "cancel", reason=reason, now=now)
-    unsent = _cancel_queue(session, campaign_id, now)
+    unsent = cancel_unsent(session, campaign_id, now)
     _record(session, actor, "cancel", campaign, reason=reason, was=was, unsent=unsent)
     if was != "scheduled":  # a campaign that never started has nothing to report ending
         notify_campaign(session, campaign, "cancelled", settings=settings, reason=reason, now=now)
@@ -128,7 +120,7 @@ def fail_campaign(
     require(actor, Permission.CAMPAIGN_WRITE)
     now = now or utcnow()
     campaign = transition(session, campaign_id, "fail", reason=reason, now=now)
-    unsent = _cancel_queue(session, campaign_id, now)
+    unsent = cancel_unsent(session, campaign_id, now)
     _record(session, actor, "fail", campaign, reason=reason, unsent=unsent)
     notify_campaign(session, campaign, "failed", settings=settings, reason=reason, now=now)
     return campaign

@@ -47,6 +47,16 @@ RETRY_STATUSES = ("running", "paused", "completed", "failed")
 _CHUNK = 500
 
 
+def cancel_unsent(session: Session, campaign_id: uuid.UUID, now: datetime) -> int:
+    """Pending messages of a cancelled or failed campaign become ``cancelled``."""
+    return session.execute(
+        update(CampaignMessage)
+        .where(CampaignMessage.campaign_id == campaign_id, CampaignMessage.status == "pending")
+        .values(status="cancelled", updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def expire_messages(
     session: Session, *, now: datetime | None = None, campaign_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, int]:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from core.bootstrap import Siaran
+from core.campaigns import cancel_unsent
 from sender import outbox, results, workers
 from sender.errors import classify
 from sender.outbox import Claimed
@@ -283,7 +284,7 @@ def test_cancelling_the_unsent_leaves_answered_and_in_flight_messages(queue: Rig
     first, _ = claim(queue, campaign, limit=2)
     record(queue, Outcome(first, "sent", utcnow(), wamid="wamid.C"))
     with queue.siaran.uow.begin() as session:
-        assert outbox.cancel_unsent(session, campaign, utcnow()) == 2
+        assert cancel_unsent(session, campaign, utcnow()) == 2
     assert queue.statuses(campaign) == {"sent": 1, "sending": 1, "cancelled": 2}
 
 
