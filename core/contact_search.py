@@ -108,7 +108,7 @@ def search_contacts(
             .offset(offset)
         )
     )
-    names = _label_names(session, [c.id for c in contacts])
+    names = label_names(session, [c.id for c in contacts])
     unmasked = actor.can(Permission.PHONE_UNMASKED)
     views = [
         ContactView(
@@ -150,7 +150,8 @@ def _label_match(session: Session, names: list[str], match_all: bool) -> ColumnE
     return Contact.id.in_(carriers)
 
 
-def _label_names(session: Session, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+def label_names(session: Session, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Each contact's label names, alphabetically; contacts without labels are absent."""
     if not contact_ids:
         return {}
     rows = session.execute(

@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.contact_search import ContactView
+from core.contact_search import ContactView, label_names
 from core.errors import NotFound
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
-from sql.schema import Contact, ContactLabel, ContactPreference, Conversation, Label
+from sql.schema import Contact, ContactPreference, Conversation
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,7 @@ def get_contact(session: Session, actor: Actor, contact_id: uuid.UUID) -> Contac
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(f"Contact {contact_id} does not exist.")
-    labels = session.scalars(
-        select(Label.name)
-        .join(ContactLabel, ContactLabel.label_id == Label.id)
-        .where(ContactLabel.contact_id == contact_id)
-        .order_by(Label.name)
-    )
+    labels = label_names(session, [contact_id]).get(contact_id, [])
     count, messages, last_message_at, rating = session.execute(
         select(
             func.count(Conversation.id),

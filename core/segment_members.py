@@ -14,11 +14,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.contact_search import label_names
 from core.errors import InvalidInput, NotFound
 from core.pages import Page
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
-from sql.schema import Contact, ContactLabel, ContactPreference, Label, Segment, SegmentMember
+from sql.schema import Contact, ContactPreference, Segment, SegmentMember
 
 MAX_PAGE_SIZE = 500
 
@@ -71,15 +72,7 @@ def list_members(
     rows = session.execute(
         members.order_by(Contact.name, Contact.id).limit(limit).offset(offset)
     ).all()
-    labels: dict[uuid.UUID, list[str]] = {}
-    if rows:
-        for contact_id, name in session.execute(
-            select(ContactLabel.contact_id, Label.name)
-            .join(Label, Label.id == ContactLabel.label_id)
-            .where(ContactLabel.contact_id.in_([row.id for row in rows]))
-            .order_by(Label.name)
-        ):
-            labels.setdefault(contact_id, []).append(name)
+    labels = label_names(session, [row.id for row in rows])
     unmasked = actor.can(Permission.PHONE_UNMASKED)
     items = [
         MemberView(

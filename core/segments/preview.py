@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Select, case, func, select
 from sqlalchemy.orm import Session
 
+from core.contact_search import label_names
 from core.errors import NotFound
 from core.permissions import Actor, Permission, require
 from core.phones import mask_phone
@@ -220,14 +221,7 @@ def _sample(session: Session, actor: Actor, members: _Members) -> list[SampleMem
         )
         .where(CONTACTS.c.id.in_(ids))
     ).all()
-    labels: dict[uuid.UUID, list[str]] = {}
-    for contact_id, name in session.execute(
-        select(CONTACT_LABELS.c.contact_id, LABELS.c.name)
-        .join(LABELS, LABELS.c.id == CONTACT_LABELS.c.label_id)
-        .where(CONTACT_LABELS.c.contact_id.in_(ids))
-        .order_by(LABELS.c.name)
-    ):
-        labels.setdefault(contact_id, []).append(name)
+    labels = label_names(session, ids)
     unmasked = actor.can(Permission.PHONE_UNMASKED)
     sample = [
         SampleMember(
