@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -10,9 +11,37 @@ from core.bootstrap import bootstrap
 from core.errors import SiaranError
 from core.settings import ConfigurationError, get_settings
 
+#: Commands that live in their own modules, imported only when run (or listed by --help):
+#: some pull in Polars, NumPy or the webhook processor, which every ``siaran`` call (and
+#: each process ``siaran up`` starts) would otherwise pay for.
+LAZY_COMMANDS: dict[str, str] = {
+    "up": "cli.up:up",
+    "import": "cli.contacts:import_group",
+    "serve-api": "cli.serve:serve_api",
+    "demo": "cli.demo:demo",
+    "sandbox": "cli.sandbox:sandbox",
+    "send": "cli.send:send",
+    "worker": "cli.send:worker",
+    "webhooks": "cli.webhooks:webhooks",
+    "warehouse": "cli.warehouse:warehouse",
+}
+
 
 class SiaranGroup(click.Group):
-    """Turns Siaran's own errors into one clear line and exit code 1 instead of a traceback."""
+    """Loads command modules lazily, and turns Siaran's own errors into one clear line and
+    exit code 1 instead of a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -88,26 +117,6 @@ def _safe_url() -> str:
 
     return make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
 
-
-# Command groups that live in their own modules.
-from cli.contacts import import_group  # noqa: E402
-from cli.demo import demo  # noqa: E402
-from cli.sandbox import sandbox  # noqa: E402
-from cli.send import send, worker  # noqa: E402
-from cli.serve import serve_api  # noqa: E402
-from cli.up import up  # noqa: E402
-from cli.warehouse import warehouse  # noqa: E402
-from cli.webhooks import webhooks  # noqa: E402
-
-main.add_command(up)
-main.add_command(import_group)
-main.add_command(serve_api)
-main.add_command(demo)
-main.add_command(sandbox)
-main.add_command(send)
-main.add_command(worker)
-main.add_command(webhooks)
-main.add_command(warehouse)
 
 if __name__ == "__main__":
     main()
