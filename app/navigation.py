@@ -138,6 +138,19 @@ SIGN_IN = PageSpec("Sign in", "login.py", "sign-in", ":material/login:", "", fro
 NO_ACCESS = PageSpec("No access", "no_access.py", "no-access", ":material/block:", "", frozenset())
 
 
+def signed_out_pages() -> list[st.Page]:
+    """The sign-in form at the root and at every page's address.
+
+    A visitor who follows a link (``/campaign-analytics?campaign=...``) or reloads while
+    signed out signs in right there and then sees the page they asked for.
+    """
+    login = VIEWS / SIGN_IN.script
+    return [
+        SIGN_IN.page(default=True),
+        *(st.Page(login, title=SIGN_IN.title, url_path=spec.url_path) for spec in PAGES),
+    ]
+
+
 def visible_pages(actor: Actor) -> list[PageSpec]:
     """The registered pages ``actor`` may open, in sidebar order."""
     order = {section: i for i, section in enumerate(SECTIONS)}

@@ -89,7 +89,8 @@ def test_sign_in_navigate_and_sign_out(
     from playwright.sync_api import expect
 
     page = browser.new_page()
-    page.goto(app_url)
+    # A link to a page, followed while signed out, opens that page once signed in.
+    page.goto(f"{app_url}/contacts")
     page.get_by_role("textbox", name="Email").fill(owner.email)
     page.get_by_role("textbox", name="Password").fill("wrong-password")
     page.get_by_role("button", name="Sign in").click()
@@ -97,10 +98,11 @@ def test_sign_in_navigate_and_sign_out(
 
     page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Home")).to_be_visible(timeout=45_000)
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible(timeout=45_000)
+    assert page.url.endswith("/contacts")
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Test Owner")).to_be_visible()
-    for title in ("Contacts", "Audit log"):
+    for title in ("Home", "Audit log"):
         sidebar.get_by_role("link", name=title).click()
         expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=45_000)
     assert page.url.endswith("/audit-log")
