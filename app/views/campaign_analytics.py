@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import altair as alt
@@ -24,6 +25,7 @@ from core.analytics.warehouse import Warehouse
 from core.campaigns.outbox import retry_failed_messages
 from core.errors import InvalidInput
 from core.permissions import Actor, Permission
+from sql.types import utcnow
 
 CAMPAIGN_PARAM = "campaign"
 NOTICE_KEY = "analytics_notice"
@@ -39,6 +41,11 @@ RATE_CARDS = (
     "opt_out_rate",
 )
 TIME_CARDS = ("avg_reply_seconds", "median_reply_seconds")
+LIVE_STATUSES = ("running", "paused")
+LIVE_MINUTES_AFTER = 30
+REFRESH_SECONDS = 5
+LIVE_KEY = "analytics_live"
+LIVE_SHOWN_KEY = "analytics_live_shown"
 EXPORT_LABELS = {"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}
 
 actor = auth.signed_in_actor()
@@ -327,19 +334,62 @@ if campaign_id is None:
     )
     st.stop()
 
-with siaran.uow.session() as session:
-    summary = report.campaign_report(session, actor, campaign_id, **sources)
-st.markdown(f"### {summary.name}")
-st.caption(
-    f"Status: {summary.status} · times on the campaign's clock: {summary.timezone}"
-    + (f" · first sent {ui.local_time(summary.first_sent_at)}" if summary.first_sent_at else "")
+
+def load_report(campaign_id: uuid.UUID) -> report.CampaignReport:
+    with siaran.uow.session() as session:
+        return report.campaign_report(session, actor, campaign_id, **sources)
+
+
+def still_changing(summary: report.CampaignReport, now: datetime) -> bool:
+    """Sending, or so recently active that receipts and replies are still coming in."""
+    if summary.status in LIVE_STATUSES:
+        return True
+    last = summary.last_activity_at
+    if last is None:
+        return False
+    if last.tzinfo is None:  # the warehouse keeps UTC without a zone
+        last = last.replace(tzinfo=UTC)
+    return now - last < timedelta(minutes=LIVE_MINUTES_AFTER)
+
+
+def figures(campaign_id: uuid.UUID) -> None:
+    """Everything computed from the campaign's messages; reruns on its own while live."""
+    with ui.friendly_errors():
+        summary = load_report(campaign_id)
+        st.markdown(f"### {summary.name}")
+        live = st.session_state.get(LIVE_KEY, True) and still_changing(summary, utcnow())
+        st.caption(
+            f"Status: {summary.status} · times on the campaign's clock: {summary.timezone}"
+            + (
+                f" · first sent {ui.local_time(summary.first_sent_at)}"
+                if summary.first_sent_at
+                else ""
+            )
+            + (f" · updating every {REFRESH_SECONDS} s" if live else "")
+        )
+        source_note(summary.source)
+        cards(summary, COUNT_CARDS)
+        cards(summary, RATE_CARDS)
+        status_breakdown(summary)
+        timeline_chart(campaign_id, summary.timezone)
+        latency_chart(summary)
+        replies(campaign_id)
+        if live != st.session_state.get(LIVE_SHOWN_KEY):
+            st.session_state[LIVE_SHOWN_KEY] = live
+            st.rerun()  # start or stop the timer: it is set when the fragment is declared
+
+
+summary = load_report(campaign_id)
+st.toggle(
+    "Update live",
+    value=True,
+    key=LIVE_KEY,
+    help=f"While the campaign sends, and for {LIVE_MINUTES_AFTER} minutes after its last "
+    f"activity, its figures refresh every {REFRESH_SECONDS} s as WhatsApp reports "
+    "deliveries, reads and replies.",
 )
-source_note(summary.source)
-cards(summary, COUNT_CARDS)
-cards(summary, RATE_CARDS)
-status_breakdown(summary)
-timeline_chart(campaign_id, summary.timezone)
-latency_chart(summary)
-replies(campaign_id)
+live_now = st.session_state[LIVE_KEY] and still_changing(summary, utcnow())
+st.session_state[LIVE_SHOWN_KEY] = live_now
+st.fragment(figures, run_every=REFRESH_SECONDS if live_now else None)(campaign_id)
 failures(campaign_id, actor.can(Permission.CAMPAIGN_WRITE))
 exports(summary)
