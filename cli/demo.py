@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from core.bootstrap import bootstrap
 from core.errors import InvalidInput
+from core.segments.features import compute_features_timed
 from sql.demo_data import DEFAULT_SEED, MAX_CONTACTS, SeedReport, has_contacts, seed_demo
 
 
@@ -67,9 +68,11 @@ def demo_seed(
                 abort=True,
             )
         report = _seed_with_progress(app.engine, count, seed=seed, now=now, reset=reset)
+        _print_report(report)
+        # Segments filter on contact features: bring them in line with the new CRM data.
+        click.echo(compute_features_timed(app.engine).capitalize() + ".")
     finally:
         app.engine.dispose()
-    _print_report(report)
 
 
 def _seed_with_progress(

@@ -58,6 +58,8 @@ SANDBOX = "WhatsApp sandbox"
 
 def prepare(settings: Settings, seed_contacts: int | None) -> str:
     """Create the data folders, migrate, seed on first start; returns what was done."""
+    from core.segments.features import compute_features_timed, features_computed_at
+    from sql.demo_data import has_contacts, seed_demo
     from sql.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,13 +71,16 @@ def prepare(settings: Settings, seed_contacts: int | None) -> str:
     app.secrets  # noqa: B018 - creates the demo secrets key on first start
     upgrade(app.engine)
     note = "database migrated"
-    if seed_contacts:
-        from sql.demo_data import has_contacts, seed_demo
-
-        if not has_contacts(app.engine):
-            click.echo(f"First start: seeding {seed_contacts:,} demo contacts ...")
-            report = seed_demo(app.engine, contacts=seed_contacts)
-            note += f"; demo data seeded ({report})"
+    if seed_contacts and not has_contacts(app.engine):
+        click.echo(f"First start: seeding {seed_contacts:,} demo contacts ...")
+        report = seed_demo(app.engine, contacts=seed_contacts)
+        note += f"; demo data seeded ({report})"
+    with app.uow.session() as session:
+        never_computed = features_computed_at(session) is None
+    if never_computed and has_contacts(app.engine):
+        # Segments filter on contact features; without them every segment would be empty
+        # until Dagster's first refresh, a minute or more after the app is up.
+        note += f"; {compute_features_timed(app.engine)}"
     app.engine.dispose()
     return note
 

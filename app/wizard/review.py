@@ -69,7 +69,7 @@ def overview(draft: Draft, check: DraftCheck, segment_name: str | None) -> None:
         f"**Name:** {draft.name}",
         f"**Segment:** {segment_name or 'none chosen'}",
         f"**Message:** {cui.TYPE_LABELS.get(draft.message_type, draft.message_type)}",
-        f"**Rate:** {draft.rate_limit:,} messages per second",
+        f"**Rate:** {draft.rate_limit:,} message{'' if draft.rate_limit == 1 else 's'} per second",
     ]
     if estimate is not None:
         lines.insert(

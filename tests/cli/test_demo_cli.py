@@ -10,9 +10,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cli.main import main
+from core.segments.features import features_computed_at
 from core.settings import Settings, get_settings
 from sql.demo_data import DEMO_PASSWORD
-from sql.schema import Contact, Conversation
+from sql.schema import Contact, ContactFeature, Conversation
 
 NOW = "2026-03-01T09:00:00+07:00"
 
@@ -57,6 +58,11 @@ def test_seed_prints_what_it_made_and_how_to_sign_in(cli_env: None, engine: Engi
         assert email in result.output
     assert count(engine, Contact) == 120
     assert count(engine, Conversation) > 0
+    # Segments work at once: every contact has its features, without waiting for Dagster.
+    assert "Segment features computed for 120 contacts" in result.output
+    assert count(engine, ContactFeature) == 120
+    with engine.connect() as connection:
+        assert features_computed_at(connection) is not None
 
 
 def test_refuses_without_reset_and_replaces_with_it(cli_env: None, engine: Engine) -> None:
