@@ -125,3 +125,20 @@ def test_the_address_chooses_the_campaign_and_the_picker_changes_it(
     assert at.query_params["campaign"] in (str(shop.campaign_id), [str(shop.campaign_id)])
     at = at.run()  # a rerun keeps the choice
     assert metrics_shown(at)["Recipients"] == "10"
+
+
+def test_figures_update_live_while_sending_and_not_long_after(
+    signed_in: Callable[[str], AppTest], owner: Actor, uow: UnitOfWork
+) -> None:
+    shop = scenario.build(uow)
+    at = open_page(signed_in(owner.email), shop.campaign_id)
+    assert at.toggle(key="analytics_live").value is True
+    assert "updating every 5 s" in texts(at)  # running: receipts and replies keep coming
+    at = at.toggle(key="analytics_live").set_value(False).run()
+    assert "updating every" not in texts(at)  # the owner may stop it
+    at = at.toggle(key="analytics_live").set_value(True).run()
+    # "Other" ended long ago (the scenario's clock is in the past): nothing more to wait for.
+    other = next(c for c in at.selectbox[0].options if c.startswith("Other"))
+    at = at.selectbox[0].select(other).run()
+    assert not at.exception, at.exception
+    assert "updating every" not in texts(at)
