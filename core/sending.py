@@ -86,9 +86,10 @@ class SendOutcome:
     campaign_id: uuid.UUID
     launch: LaunchReport | None  # set when this driver launched the campaign
     status: str  # the campaign's status at the end
-    reason: str  # why the driver stopped: completed, cancelled, failed, paused, stopped, ...
+    reason: str  # why the driver stopped: completed, cancelled, failed, paused, waiting, ...
     status_reason: str | None
     progress: Progress | None  # the last figures measured
+    next_due_at: datetime | None = None  # ended "waiting": when the next message is due
 
 
 def start_if_due(
@@ -139,11 +140,15 @@ def send_campaign(
     stop_event: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     paused_timeout: float | None = PAUSED_TIMEOUT_SECONDS,
+    park_after: float | None = None,
 ) -> SendOutcome:
     """Launch the campaign if it is a draft or due, then send it until it ends.
 
-    Ends early when ``stop_event`` is set, or when the campaign stays paused for
-    ``paused_timeout`` seconds (unless it was resumed at that very moment).
+    Ends early when ``stop_event`` is set, when the campaign stays paused for
+    ``paused_timeout`` seconds (unless it was resumed at that very moment), or, given
+    ``park_after``, when nothing of the running campaign is due for longer than that
+    (reason "waiting", see ``sender.run``): only for a caller that starts another driver
+    when the next message comes due, as the campaign sensor does for Dagster runs.
     """
     from sender.run import run_campaign  # the sender pulls in aiohttp; only drivers need it
 
@@ -156,12 +161,19 @@ def send_campaign(
             stop_event=stop_event,
             on_progress=on_progress,
             paused_timeout=paused_timeout,
+            park_after=park_after,
         )
         # A resume racing the pause timeout: keep going rather than leave it undriven.
         if report.reason != "paused" or report.status != "running" or stop_event.is_set():
             break
     return SendOutcome(
-        campaign_id, launch, report.status, report.reason, report.status_reason, report.progress
+        campaign_id,
+        launch,
+        report.status,
+        report.reason,
+        report.status_reason,
+        report.progress,
+        report.next_due_at,
     )
 
 
@@ -296,7 +308,10 @@ def start_local(siaran: Siaran, campaign_id: uuid.UUID) -> bool:
 
 def _drive_locally(siaran: Siaran, campaign_id: uuid.UUID, stop: threading.Event) -> None:
     try:
-        outcome = send_campaign(siaran, campaign_id, stop_event=stop, on_progress=_log_progress)
+        # Never parks: nothing would start this thread again when a retry comes due.
+        outcome = send_campaign(
+            siaran, campaign_id, stop_event=stop, on_progress=_log_progress, park_after=None
+        )
         log.info("campaign %s: local sender ended (%s, %s)", campaign_id, outcome.status,
                  outcome.reason)  # fmt: skip
     except (Conflict, InvalidInput) as exc:

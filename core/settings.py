@@ -22,6 +22,8 @@ DEFAULT_OPT_OUT_KEYWORDS = (
     "UNSUBSCRIBE", "UNSUB", "OPT OUT", "JANGAN KIRIM", "STOP ALL",
 )  # fmt: skip
 DEFAULT_OPT_IN_KEYWORDS = ("START", "MULAI", "SUBSCRIBE", "BERLANGGANAN", "OPT IN", "UNSTOP")
+#: The shortest ``sender_park_seconds`` (other than 0): well over the campaign sensor's tick.
+MIN_PARK_SECONDS = 60.0
 
 
 class ConfigurationError(RuntimeError):
@@ -102,6 +104,10 @@ class Settings(BaseSettings):
     sender_breaker_window_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
     sender_breaker_min_messages: int = Field(default=50, ge=1)
     sender_breaker_failure_rate: float = Field(default=0.25, gt=0, le=1)
+    # A Dagster run driving one campaign ends ("waiting") when nothing is due for longer than
+    # this, e.g. only 131049 retries hours ahead; the campaign sensor starts a new run when
+    # one comes due. 0 never parks (the run waits, holding one of Dagster's run slots).
+    sender_park_seconds: float = Field(default=300.0, ge=0, le=7 * 24 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -116,6 +122,15 @@ class Settings(BaseSettings):
                 "must be a sqlite:/// path or a postgresql+psycopg:// URL, got "
                 f"{value.split('://', 1)[0]!r}"
             )
+        return value
+
+    @field_validator("sender_park_seconds")
+    @classmethod
+    def _park_after_a_sensor_tick(cls, value: float) -> float:
+        # The campaign sensor asks for a run up to 30 s before a retry is due; a run that
+        # parked sooner than that would end again at once.
+        if 0 < value < MIN_PARK_SECONDS:
+            raise ValueError(f"must be 0 (never park) or at least {MIN_PARK_SECONDS:g} seconds")
         return value
 
     @field_validator("opt_out_keywords", "opt_in_keywords", mode="before")

@@ -10,7 +10,11 @@ Every ``INTERVAL_SECONDS`` it asks for a ``send_campaign`` run for
   Dagster still shows as started, long after its sender's heartbeat stopped (a killed run
   worker), is reported failed first, so the run queue's one-run-per-campaign limit frees.
 
-Paused campaigns wait for their owner; a campaign with a run in progress is left to it.
+Paused campaigns wait for their owner; a campaign with a run in progress is left to it. So
+does a running campaign whose outbox has nothing due for a while
+(``core.campaigns.next_due``): its last run ended "waiting" because only retries hours
+ahead were left (131049). It gets a run once its next message is due within
+``DUE_MARGIN``; one with nothing left at all gets a run too, which completes it.
 
 Run keys are ``<campaign id>:<attempt>``, the attempt being the campaign's count of
 ``send_campaign`` runs so far plus one: the key is new exactly when a new run is needed,
@@ -35,7 +39,7 @@ import dagster as dg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns import due_campaigns
+from core.campaigns import due_campaigns, next_due
 from core.sending import CAMPAIGN_TAG, live_senders, run_config, run_tags
 from core.settings import Settings
 from pipelines.campaigns import send_campaign_job
@@ -48,6 +52,8 @@ RETRY_BASE = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)
 #: A started run with no live sender this long after it started is taken for dead.
 DEAD_RUN_AFTER = timedelta(minutes=2)
+#: A running campaign gets a run once its next message is due within this (one tick).
+DUE_MARGIN = timedelta(seconds=INTERVAL_SECONDS)
 RunStatus = dg.DagsterRunStatus
 ACTIVE = frozenset(
     {
@@ -137,6 +143,11 @@ def _reap_dead_runs(
     return reaped
 
 
+def _when(at: datetime, now: datetime) -> str:
+    """``HH:MM:SS``, with the date when it is not today's (UTC)."""
+    return f"{at:%H:%M:%S}" if at.date() == now.date() else f"{at:%Y-%m-%d %H:%M:%S}"
+
+
 def plan_runs(
     session: Session,
     instance: dg.DagsterInstance,
@@ -151,12 +162,19 @@ def plan_runs(
     running = list(
         session.scalars(select(Campaign).where(Campaign.status == "running").order_by(Campaign.id))
     )
+    next_due_at = next_due(session, [c.id for c in running], now)
     seen: set[str] = set()
     for campaign in [*due, *running]:
         key = str(campaign.id)
         seen.add(key)
         if campaign.status == "running" and live_senders(session, campaign, settings, now):
             cursor.retry.pop(key, None)
+            continue
+        waits_until = next_due_at.get(campaign.id) if campaign.status == "running" else None
+        if waits_until is not None and waits_until > now + DUE_MARGIN:
+            # Before looking at its runs: the run that just ended "waiting" may still show
+            # as started for a moment, and must not be taken for dead.
+            notes.append(f"'{campaign.name}': next retry due at {_when(waits_until, now)} UTC.")
             continue
         filters = dg.RunsFilter(tags={CAMPAIGN_TAG: key})
         records = list(instance.get_run_records(filters=filters, limit=RECENT_RUNS))
@@ -202,7 +220,7 @@ def plan_runs(
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts scheduled campaigns when due and gives running campaigns a run when "
-    "none drives them (resumed after a long pause, or their run died).",
+    "none drives them (resumed after a long pause, their run died, or a retry came due).",
 )
 def scheduled_campaigns_sensor(
     context: dg.SensorEvaluationContext, siaran: SiaranResource
@@ -217,5 +235,6 @@ def scheduled_campaigns_sensor(
         app.engine.dispose()
     for note in plan.notes:
         context.log.info(note)
-    skip = None if plan.requests else "No campaign is due and every running one has a sender."
+    idle = "No campaign is due; every running one has a sender or waits for a retry."
+    skip = None if plan.requests else " ".join([idle, *plan.notes])
     return dg.SensorResult(run_requests=plan.requests, skip_reason=skip, cursor=plan.cursor.dump())

@@ -4,8 +4,11 @@ Sending is an op job, not an asset: a run launches the campaign when it is a dra
 (resolving its audience once into the outbox), then drives ``sender.run.run_campaign``
 until the campaign completes, is cancelled or fails, or stays paused for
 ``core.sending.PAUSED_TIMEOUT_SECONDS`` (pause and resume are a status the send loop
-polls; a resume after the run ended gets a new run from the sensor). Progress goes to the
-run's log every ``LOG_EVERY_SECONDS`` and to the op's output metadata at the end.
+polls; a resume after the run ended gets a new run from the sensor). A run also ends
+("waiting") when only retries more than ``SIARAN_SENDER_PARK_SECONDS`` ahead are left
+(131049 asks for hours): the campaign stays running and the sensor starts a new run when
+the next one is due, so an idle run does not hold one of the instance's run slots. Progress
+goes to the run's log every ``LOG_EVERY_SECONDS`` and to the op's output metadata at the end.
 
 Dagster's op retries stay off (``dagster/max_retries`` 0): the outbox retries each failed
 message itself, and re-running a whole launch is exactly what must never happen. Runs
@@ -119,6 +122,8 @@ def _metadata(outcome: SendOutcome, progress: ProgressLog, seconds: float) -> di
     }
     if outcome.status_reason:
         metadata["status_reason"] = outcome.status_reason
+    if outcome.next_due_at is not None:
+        metadata["next_due_at"] = outcome.next_due_at.isoformat()
     if last is not None:
         metadata.update(
             {
@@ -163,7 +168,12 @@ def deliver_campaign(
         outcome = _drive(
             context,
             lambda stop: send_campaign(
-                app, campaign_id, run_id=context.run_id, stop_event=stop, on_progress=progress
+                app,
+                campaign_id,
+                run_id=context.run_id,
+                stop_event=stop,
+                on_progress=progress,
+                park_after=app.settings.sender_park_seconds or None,
             ),
             progress,
         )
@@ -192,6 +202,13 @@ def deliver_campaign(
             "ends. Resume it in the app and a new run continues where it stopped."
         )
     summary = {"campaign_id": str(campaign_id), "status": outcome.status, "reason": outcome.reason}
+    if outcome.reason == "waiting" and outcome.next_due_at is not None:
+        context.log.info(
+            f"Nothing is due before {outcome.next_due_at:%Y-%m-%d %H:%M:%S} UTC (retries "
+            "WhatsApp asked to wait for); this run ends so it holds no run slot. The campaign "
+            "stays running, and the campaign sensor starts a new run when they are due."
+        )
+        summary["next_due_at"] = outcome.next_due_at.isoformat()
     return dg.Output(summary, metadata=metadata)
 
 

@@ -4,10 +4,13 @@ Every ``Tuning.poll_seconds`` the loop reads its campaigns (status, rate, deadli
 counters) and brings each ``Lane`` in line: running campaigns send, paused, cancelled,
 failed or expired ones give back what they claimed, cancelled ones have their unsent
 messages cancelled, expired ones expired, and a running campaign with nothing left is
-completed. The quality breaker sees the counters on every poll. Every heartbeat the worker
-beats and does the outbox's chores (``sender.store.maintain``), learns how many workers
-share its number and campaigns, and picks up new credentials or throughput. Progress is
-saved every ``Tuning.progress_seconds``.
+completed. The quality breaker sees the counters on every poll. A sender of one campaign
+given ``park_after`` ends ("waiting") when the campaign is running but nothing of it is
+due for longer than that (only retries hours ahead, e.g. 131049): the campaign stays
+running, and whoever started the sender starts another when the retry comes due. Every
+heartbeat the worker beats and does the outbox's chores (``sender.store.maintain``),
+learns how many workers share its number and campaigns, and picks up new credentials or
+throughput. Progress is saved every ``Tuning.progress_seconds``.
 
 ``Control`` is a part of ``sender.loop.Sender``, kept apart so the send loop reads alone.
 """
@@ -48,6 +51,8 @@ class Control:
     stop_event: threading.Event
     on_progress: ProgressCallback | None
     paused_timeout: float | None
+    park_after: float | None
+    next_due_at: datetime | None
     tuning: Tuning
     lanes: dict[uuid.UUID, Lane]
     _gate: FairGate[uuid.UUID]
@@ -237,6 +242,28 @@ class Control:
                 lane.active = False
                 self._gate.remove_lane(lane.campaign_id)
                 await self._report_lane(lane, clock)
+            elif lane.active and lane.campaign_id == self.campaign_id:
+                await self._park_if_waiting(lane)
+
+    async def _park_if_waiting(self, lane: Lane) -> None:
+        """End when the campaign's next due message is more than ``park_after`` away.
+
+        Called with the lane idle (nothing buffered, in flight or being claimed) after a
+        claim found nothing due. ``store.next_due_at`` counts answers not yet recorded, and
+        messages other senders hold, as due now, so those keep this sender going.
+        """
+        if self.park_after is None:
+            return
+        now = utcnow()
+        due = await self._db(store.next_due_at, lane.campaign_id, now)
+        if due is None or (due - now).total_seconds() <= self.park_after:
+            return
+        self.next_due_at = due
+        log.info(
+            "campaign %s: nothing is due until %s UTC; this sender ends (waiting), the "
+            "campaign stays running", lane.name, f"{due:%Y-%m-%d %H:%M:%S}",
+        )  # fmt: skip
+        self._finish("waiting")
 
     async def _report(self, clock: float, *, every_lane: bool = False) -> None:
         self._next_progress = clock + self.tuning.progress_seconds

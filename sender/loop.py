@@ -75,6 +75,7 @@ class Sender(Control):
         stop_event: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
         paused_timeout: float | None = None,
+        park_after: float | None = None,
         tuning: Tuning | None = None,
     ) -> None:
         self.siaran = siaran
@@ -85,6 +86,10 @@ class Sender(Control):
         self.stop_event = stop_event or threading.Event()
         self.on_progress = on_progress
         self.paused_timeout = paused_timeout
+        if park_after is not None and campaign_id is None:
+            raise ValueError("only a sender of one campaign parks (park_after needs campaign_id)")
+        self.park_after = park_after
+        self.next_due_at = None
         self.tuning = tuning or Tuning()
         if self.settings.sender_heartbeat_seconds * 2 > self.settings.sender_worker_timeout_seconds:
             raise ConfigurationError(

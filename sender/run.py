@@ -3,11 +3,16 @@
 
 ``run_campaign`` sends one launched campaign until it completes, is cancelled or fails,
 waiting while it is paused (a resume takes effect within a second, in the same run); give
-``paused_timeout`` to return after a pause lasts that long instead. ``run_worker`` serves
-every running campaign of every connected number, one ``Sender`` per number, sharing each
-number's cap fairly, until ``stop_event`` is set. Both are synchronous wrappers around an
-async core (``*_async``) and may run alongside each other and on several machines: claims,
-heartbeats and per-worker rate shares keep them from sending twice or too fast.
+``paused_timeout`` to return after a pause lasts that long instead. Give ``park_after`` to
+return ("waiting", the campaign still running) when nothing is due for longer than that,
+only retries WhatsApp asked to wait hours for being left: a caller that starts another run
+when they come due (the Dagster op, with the campaign sensor) then holds no run slot
+meanwhile. Without it the run waits for them, as ``siaran send`` must: nobody would start
+it again. ``run_worker`` serves every running campaign of every connected number, one
+``Sender`` per number, sharing each number's cap fairly, until ``stop_event`` is set. Both
+are synchronous wrappers around an async core (``*_async``) and may run alongside each
+other and on several machines: claims, heartbeats and per-worker rate shares keep them
+from sending twice or too fast.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -46,9 +52,10 @@ class RunReport:
 
     campaign_id: uuid.UUID
     status: str  # the campaign's status at the end
-    reason: str  # why the run ended: completed, cancelled, failed, paused, stopped, ...
+    reason: str  # why the run ended: completed, cancelled, failed, paused, waiting, stopped, ...
     status_reason: str | None
     progress: Progress | None
+    next_due_at: datetime | None = None  # ended "waiting": when the next message is due
 
 
 def _campaign(siaran: Siaran, campaign_id: uuid.UUID) -> Campaign:
@@ -86,6 +93,7 @@ async def run_campaign_async(
     stop_event: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
     paused_timeout: float | None = None,
+    park_after: float | None = None,
     tuning: Tuning | None = None,
 ) -> RunReport:
     """Send the campaign until it ends (see the module docstring)."""
@@ -99,6 +107,7 @@ async def run_campaign_async(
             on_progress(progress)
 
     reason = "stopped"
+    next_due_at: datetime | None = None
     while not stop_event.is_set():
         campaign = _campaign(siaran, campaign_id)
         if campaign.status in ("draft", "scheduled"):
@@ -123,14 +132,21 @@ async def run_campaign_async(
             stop_event=stop_event,
             on_progress=progressed,
             paused_timeout=paused_timeout,
+            park_after=park_after,
             tuning=tuning,
         )
         reason = await sender.run()
+        next_due_at = sender.next_due_at if reason == "waiting" else None
         if reason != "account_changed":  # resumed on another number: start over with it
             break
     campaign = _campaign(siaran, campaign_id)
     return RunReport(
-        campaign_id, campaign.status, reason, campaign.status_reason, last[0] if last else None
+        campaign_id,
+        campaign.status,
+        reason,
+        campaign.status_reason,
+        last[0] if last else None,
+        next_due_at,
     )
 
 
@@ -142,6 +158,7 @@ def run_campaign(
     stop_event: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     paused_timeout: float | None = None,
+    park_after: float | None = None,
     tuning: Tuning | None = None,
 ) -> RunReport:
     """``run_campaign_async`` for synchronous callers (Dagster ops, the CLI)."""
@@ -153,6 +170,7 @@ def run_campaign(
             stop_event=stop_event,
             on_progress=on_progress,
             paused_timeout=paused_timeout,
+            park_after=park_after,
             tuning=tuning,
         )
     )

@@ -23,6 +23,7 @@ from core.campaigns import (
 from core.campaigns import (
     complete_if_finished,
     expire_messages,
+    next_due,
     pause_campaign,
 )
 from core.db import UnitOfWork
@@ -193,6 +194,12 @@ def complete(uow: UnitOfWork, campaign_id: uuid.UUID, settings: Settings) -> str
     with uow.begin() as session:
         campaign = complete_if_finished(session, campaign_id, settings=settings)
         return campaign.status if campaign is not None else None
+
+
+def next_due_at(uow: UnitOfWork, campaign_id: uuid.UUID, now: datetime) -> datetime | None:
+    """When the campaign next has a message to send or reconcile (``core.campaigns.next_due``)."""
+    with uow.session() as session:
+        return next_due(session, [campaign_id], now).get(campaign_id)
 
 
 def expire(uow: UnitOfWork, campaign_id: uuid.UUID, now: datetime) -> int:

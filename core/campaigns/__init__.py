@@ -10,7 +10,7 @@
     launch       launch into the outbox (once), scheduled starts
     schedule     local date/time/timezone -> UTC, DST checks, due campaigns
     control      pause, resume, cancel, complete, fail
-    outbox       expiry, retry of failed messages, the exclusion list
+    outbox       expiry, when work is next due, retry of failed messages, the exclusion list
     preview      preview with a contact, test send to one number
     notify       notifications to owners, the log and an outgoing webhook
 
@@ -51,6 +51,7 @@ from core.campaigns.outbox import (
     cancel_unsent,
     excluded_recipients,
     expire_messages,
+    next_due,
     retry_failed_messages,
 )
 from core.campaigns.personalize import (
@@ -135,6 +136,7 @@ __all__ = [
     "may_move",
     "member_ids",
     "missing_report",
+    "next_due",
     "notify_campaign",
     "pause_campaign",
     "preview_campaign",

@@ -3,6 +3,10 @@
 Expiry: a campaign's ``expires_at`` is a deadline after which its unsent (pending)
 messages are marked ``expired`` instead of going out stale.
 
+Next due: when a running campaign's outbox next has work for a sender (``next_due``), so
+the campaign sensor and the send loop know whether a driver is needed now or only once a
+retry WhatsApp asked for (131049: hours later) comes due.
+
 Retry: an owner puts failed messages back to pending, all of a campaign's or selected
 ones, but only those whose error class makes a retry worthwhile: transient and throttled
 errors, and campaign-fatal ones (an expired token, a paused template) that the owner has
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +59,42 @@ def cancel_unsent(session: Session, campaign_id: uuid.UUID, now: datetime) -> in
         .values(status="cancelled", updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def next_due(
+    session: Session, campaign_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, datetime]:
+    """When each campaign's outbox next has work for a sender (never before ``now``).
+
+    ``now`` when a pending message has no ``next_attempt_at`` or it has passed, or when a
+    message is ``sending`` under a claim (a sender holds it, or one that died left it to be
+    reconciled). Otherwise the earliest ``next_attempt_at`` of its pending messages (retries
+    after backoff) and of its unclaimed ``sending`` ones (sends of unknown outcome, pending
+    again once their grace period ends). Campaigns with nothing pending or sending are left
+    out: nothing to wait for (a running one only needs completing).
+    """
+    M = CampaignMessage
+    claimed = case(((M.status == "sending") & M.claimed_by.is_not(None), 1))
+    due: dict[uuid.UUID, datetime] = {}
+    for chunk in _chunks(list(dict.fromkeys(campaign_ids))):
+        rows = session.execute(
+            select(
+                M.campaign_id,
+                func.min(M.next_attempt_at).label("earliest"),
+                func.count().label("queued"),
+                func.count(M.next_attempt_at).label("timed"),
+                func.count(claimed).label("claimed"),
+            )
+            .where(M.campaign_id.in_(chunk), M.status.in_(("pending", "sending")))
+            .group_by(M.campaign_id)
+        ).all()
+        for row in rows:
+            untimed = row.timed < row.queued
+            if untimed or row.claimed or row.earliest is None or row.earliest <= now:
+                due[row.campaign_id] = now
+            else:
+                due[row.campaign_id] = row.earliest
+    return due
 
 
 def expire_messages(

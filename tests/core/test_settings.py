@@ -25,6 +25,7 @@ def test_postgres_url_gets_the_driver_named() -> None:
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"SIARAN_API_PORT": "not-a-port"}, "SIARAN_API_PORT"),
         ({"SIARAN_ENV": "staging"}, "SIARAN_ENV"),
+        ({"SIARAN_SENDER_PARK_SECONDS": "10"}, "SIARAN_SENDER_PARK_SECONDS"),
         ({"SIARAN_ENV": "production"}, "DATABASE_URL must point at PostgreSQL"),
         (
             {"SIARAN_ENV": "production", "DATABASE_URL": "postgresql://u@h/d"},

@@ -121,6 +121,45 @@ def test_running_campaign_is_picked_up(
     assert len(sandbox_messages(sandbox)) == 2
 
 
+def test_a_run_with_only_a_retry_hours_ahead_ends_waiting(
+    siaran: Siaran,
+    sandbox: SandboxServer,
+    dagster_env: SiaranResource,
+    instance: dg.DagsterInstance,
+    owner: Actor,
+) -> None:
+    account_id = connect(siaran, sandbox)
+    with siaran.uow.begin() as session:
+        campaign_id = small_campaign(session, account_id, people=2).id
+    with siaran.uow.begin() as session:
+        launch_campaign(session, owner, campaign_id, settings=siaran.settings)
+    retry_at = utcnow() + timedelta(hours=5)
+    with siaran.uow.begin() as session:  # WhatsApp held both back (131049) on a first run
+        for message in session.query(CampaignMessage).filter_by(campaign_id=campaign_id):
+            message.attempts, message.error_code, message.next_attempt_at = 1, 131049, retry_at
+
+    result = execute(campaign_id, dagster_env, instance)
+
+    assert result.success
+    assert result.output_for_node(SEND_OP) == {
+        "campaign_id": str(campaign_id),
+        "status": "running",
+        "reason": "waiting",
+        "next_due_at": retry_at.isoformat(),
+    }
+    output = next(
+        e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
+    ).event_specific_data.metadata
+    assert output["ended_because"].value == "waiting"
+    assert output["next_due_at"].value == retry_at.isoformat()
+    logs = [e.message or "" for e in instance.all_logs(result.run_id) if e.user_message]
+    assert any(f"Nothing is due before {retry_at:%Y-%m-%d %H:%M:%S} UTC" in m for m in logs)
+    assert statuses(siaran, campaign_id) == ["pending", "pending"]
+    assert sandbox_messages(sandbox) == []
+    with siaran.uow.session() as session:
+        assert session.get(Campaign, campaign_id).status == "running"  # type: ignore[union-attr]
+
+
 def test_campaign_not_yet_due_fails_the_run_with_the_reason(
     siaran: Siaran, dagster_env: SiaranResource, instance: dg.DagsterInstance
 ) -> None:

@@ -13,9 +13,16 @@ from core.bootstrap import Siaran
 from core.campaigns import to_utc
 from core.db import UnitOfWork
 from core.sending import CAMPAIGN_TAG, TRIGGER_TAG, run_config
-from pipelines.campaign_sensor import Cursor, plan_runs, scheduled_campaigns_sensor
+from pipelines.campaign_sensor import (
+    DUE_MARGIN,
+    Cursor,
+    plan_runs,
+    scheduled_campaigns_sensor,
+)
 from pipelines.resources import SiaranResource
+from sql.schema import CampaignMessage
 from sql.types import utcnow
+from tests.core.campaigns import builders
 from tests.pipelines.campaign_rig import (
     add_run,
     live_worker,
@@ -92,6 +99,66 @@ def test_resumed_campaign_whose_run_ended_gets_a_new_run(
 
     assert [r.run_key for r in result.run_requests] == [f"{resumed}:2"]
     assert result.run_requests[0].tags[TRIGGER_TAG] == "resume"
+
+
+def waiting_campaign(siaran: Siaran, retry_at: datetime, **held: object) -> uuid.UUID:
+    """A running campaign whose run ended "waiting": one message sent, one held back by
+    WhatsApp (131049) until ``retry_at``; ``held`` overrides the held-back message."""
+    with siaran.uow.begin() as session:
+        campaign = small_campaign(session, None, status="running", name="Promo Lebaran")
+        sent = builders.contact(session, "Ani", "+6281277770001")
+        waiting = builders.contact(session, "Budi", "+6281277770002")
+        builders.message(session, campaign, sent, status="sent", sent_ago=timedelta(minutes=9))
+        values = {"next_attempt_at": retry_at, "attempts": 1, "error_code": 131049} | held
+        builders.message(session, campaign, waiting, **values)
+        return campaign.id
+
+
+def test_running_campaign_waiting_for_a_retry_gets_a_run_once_it_is_due(
+    siaran: Siaran, instance: dg.DagsterInstance, dagster_env: SiaranResource
+) -> None:
+    retry_at = utcnow() + timedelta(hours=4)
+    campaign_id = waiting_campaign(siaran, retry_at)
+    add_run(instance, campaign_id, Status.SUCCESS)  # the run that ended "waiting"
+
+    def planned(now: datetime) -> list[str]:
+        with siaran.uow.session() as session:
+            plan = plan_runs(session, instance, siaran.settings, now, Cursor())
+        return [r.run_key for r in plan.requests]
+
+    waiting = tick(instance, dagster_env)
+    assert waiting.run_requests == []
+    assert waiting.skip_reason is not None
+    reason = waiting.skip_reason.skip_message or ""
+    assert "'Promo Lebaran': next retry due at " in reason
+    assert f"{retry_at:%H:%M:%S} UTC." in reason  # with its date, when not today's
+    assert planned(retry_at - DUE_MARGIN - timedelta(seconds=1)) == []
+    assert planned(retry_at - DUE_MARGIN) == [f"{campaign_id}:2"]  # within a tick of it
+
+    with siaran.uow.begin() as session:  # the retry's time has come
+        message = session.query(CampaignMessage).filter_by(error_code=131049).one()
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+    due = tick(instance, dagster_env)
+
+    assert [r.run_key for r in due.run_requests] == [f"{campaign_id}:2"]
+    assert due.run_requests[0].tags[CAMPAIGN_TAG] == str(campaign_id)
+
+
+def test_a_message_left_claimed_gets_a_run_to_reconcile_it_before_the_retry(
+    siaran: Siaran, instance: dg.DagsterInstance, dagster_env: SiaranResource
+) -> None:
+    # Its sender died holding a claim: a driver must release it for its webhook and
+    # complete it or send it again, whatever retry is due later.
+    later = utcnow() + timedelta(hours=4)
+    stale = utcnow() - timedelta(minutes=5)
+    campaign_id = waiting_campaign(
+        siaran, later, status="sending", claimed_by="gone:1", claimed_at=stale
+    )
+    add_run(instance, campaign_id, Status.SUCCESS)
+
+    result = tick(instance, dagster_env)
+
+    assert [r.run_key for r in result.run_requests] == [f"{campaign_id}:2"]
 
 
 def test_paused_campaign_waits_for_its_owner(

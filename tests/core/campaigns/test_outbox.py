@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.campaigns.launch import launch_campaign
-from core.campaigns.outbox import expire_messages, retry_failed_messages
+from core.campaigns.outbox import expire_messages, next_due, retry_failed_messages
 from core.db import UnitOfWork
 from core.errors import Conflict, InvalidInput, PermissionDenied
 from core.permissions import Actor
@@ -63,6 +63,53 @@ def test_expiry_marks_only_unsent_messages(uow: UnitOfWork, running: Shop) -> No
             select(AuditLog.details).where(AuditLog.action == "campaign.expire")
         ).one()
     assert details == {"name": "Promo", "expired": 2}
+
+
+def test_next_due_is_the_earliest_retry_or_now_when_work_waits(uow: UnitOfWork) -> None:
+    now = utcnow()
+    later, much_later, soon = (now + timedelta(hours=h) for h in (3, 5, 0.2))
+    with uow.begin() as session:
+        people = [builders.contact(session, f"Ani {i}", f"+628110000000{i}") for i in range(3)]
+
+        def campaign_with(*messages: dict) -> uuid.UUID:
+            campaign = builders.campaign(session, "Promo", status="running")
+            for who, values in zip(people, messages, strict=False):
+                builders.message(session, campaign, who, **values)
+            return campaign.id
+
+        retrying = campaign_with(
+            {"next_attempt_at": much_later}, {"next_attempt_at": later}, {"status": "sent"}
+        )
+        untimed = campaign_with({"next_attempt_at": later}, {"next_attempt_at": None})
+        overdue = campaign_with({"next_attempt_at": now - timedelta(seconds=1)})
+        # A claim: a sender holds it, or one that died left it for reconciliation.
+        claimed = campaign_with(
+            {"next_attempt_at": later},
+            {"status": "sending", "claimed_by": "w1", "claimed_at": now},
+        )
+        # A send of unknown outcome waits, unclaimed, for its webhook until its grace ends.
+        unconfirmed = campaign_with(
+            {"next_attempt_at": later}, {"status": "sending", "next_attempt_at": soon}
+        )
+        finished = campaign_with({"status": "sent"}, {"status": "failed"})
+    unknown = uuid.uuid4()
+
+    with uow.session() as session:
+        due = next_due(
+            session,
+            [retrying, untimed, overdue, claimed, unconfirmed, finished, unknown, retrying],
+            now,
+        )
+
+    assert due == {
+        retrying: later,
+        untimed: now,
+        overdue: now,
+        claimed: now,
+        unconfirmed: soon,
+    }
+    with uow.session() as session:
+        assert next_due(session, [], now) == {}
 
 
 def fail(uow: UnitOfWork, shop: Shop, **codes: tuple[int | None, str | None]) -> None:
