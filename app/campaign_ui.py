@@ -13,7 +13,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from app import navigation
+from app import navigation, ui
 from core.campaign_progress import RATE_FRESH, ProgressView
 from core.campaigns import ExcludedRecipient, local_time
 from sql.schema import Campaign, Notification
@@ -149,7 +149,15 @@ def progress_bar(view: ProgressView, now: datetime) -> None:
         f"{view.delivered:,} delivered · {view.read:,} read"
         + (f" · {view.queued:,} still to send" if view.queued else "")
     )
-    if silent_sender(view, now):
+    if view.next_due_at is not None:
+        st.info(
+            f"{view.queued:,} message{'' if view.queued == 1 else 's'} wait"
+            f"{'s' if view.queued == 1 else ''} for a retry WhatsApp asked for (for example "
+            f"its engagement limit): next at {ui.local_time(view.next_due_at)}. Sending resumes "
+            "on its own then; the campaign completes after the last one.",
+            icon=":material/schedule:",
+        )
+    elif silent_sender(view, now):
         since = (
             f"for {duration((now - view.measured_at).total_seconds())}"
             if view.measured_at

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from core.campaigns.outbox import next_due
 from core.campaigns.service import get_campaign
 from core.permissions import Actor
 from sql.types import utcnow
@@ -36,6 +37,7 @@ class ProgressView:
     rate_per_second: float
     eta_seconds: float | None
     measured_at: datetime | None  # when the sender last measured its rate
+    next_due_at: datetime | None = None  # set when every queued message waits for a retry
 
 
 #: The sender saves its rate every 2 s; older than this, nobody is sending right now.
@@ -58,6 +60,7 @@ def campaign_progress(
     fresh = saved is not None and now - saved.updated_at <= RATE_FRESH
     rate = saved.rate_per_second if fresh and campaign.status == "running" else 0.0
     eta = counted.queued / rate if rate > 0 and counted.queued else None
+    due = next_due(session, [campaign_id], now).get(campaign_id) if counted.queued else None
     return ProgressView(
         campaign_id=campaign_id,
         status=campaign.status,
@@ -73,4 +76,5 @@ def campaign_progress(
         rate_per_second=round(rate, 2),
         eta_seconds=None if eta is None else round(eta, 1),
         measured_at=saved.updated_at if saved is not None else None,
+        next_due_at=due if due is not None and due > now else None,
     )

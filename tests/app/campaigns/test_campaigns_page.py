@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
 import pytest
@@ -161,6 +161,24 @@ def test_a_running_campaign_without_a_sender_says_so(
     at = campaigns_page(signed_in, owner)
     assert at.progress[0].text == "0 / 3 sent · 0.0 msg/s"
     assert any("No sender has reported progress yet" in w.value for w in at.warning)
+
+
+def test_a_campaign_waiting_for_retries_says_when_instead_of_warning(
+    signed_in: Callable[[str], AppTest], owner: Actor, shop: Shop, siaran: Siaran
+) -> None:
+    campaign_id = running_campaign(siaran, owner, shop, "Menunggu")
+    later = utcnow() + timedelta(hours=4)
+    with siaran.uow.begin() as session:  # WhatsApp's 131049: every message retries hours later
+        session.execute(
+            update(CampaignMessage)
+            .where(CampaignMessage.campaign_id == campaign_id)
+            .values(next_attempt_at=later, attempts=1, error_code=131049)
+        )
+    at = campaigns_page(signed_in, owner)
+    assert not any("No sender has reported" in w.value for w in at.warning)
+    [waiting] = [i.value for i in at.info if "wait for a retry" in i.value]
+    assert waiting.startswith("3 messages wait for a retry WhatsApp asked for")
+    assert f"next at {later:%Y-%m-%d %H:%M} UTC" in waiting
 
 
 def test_filters_narrow_the_list(
