@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
+from core.audit import record
 from core.bootstrap import Siaran
-from core.permissions import SYSTEM_ACTOR
+from core.errors import InvalidInput
+from core.permissions import SYSTEM_ACTOR, Actor, Permission, require
+from core.phones import normalize_phone
 from core.whatsapp import (
     AccountCredentials,
     SyncReport,
@@ -71,3 +76,51 @@ def connect_sandbox_if_unconnected(siaran: Siaran, url: str) -> SandboxSetup | N
     with siaran.uow.begin() as session:
         report = sync_templates(session, SYSTEM_ACTOR, siaran.secrets)
     return SandboxSetup(number, name, report)
+
+
+#: Longest customer message the sandbox form takes (WhatsApp's own limit is 4,096).
+MAX_SIMULATED_TEXT = 4096
+
+
+def simulate_customer_message(siaran: Siaran, actor: Actor, phone: str, text: str) -> str:
+    """Have the sandbox deliver ``text`` from customer ``phone``, as WhatsApp would.
+
+    The sandbox sends the signed webhook to the server like any customer message: a reply
+    is attributed to the campaign that reached the number last, "STOP"/"BERHENTI" opts the
+    customer out. Only for a connected sandbox; returns the inbound message id.
+    """
+    require(actor, Permission.ACCOUNT_MANAGE)
+    number = normalize_phone(phone, siaran.settings.default_region)
+    body = text.strip()
+    if not body:
+        raise InvalidInput("Write the customer's message.")
+    if len(body) > MAX_SIMULATED_TEXT:
+        raise InvalidInput(f"A WhatsApp message has at most {MAX_SIMULATED_TEXT:,} characters.")
+    with siaran.uow.session() as session:
+        account = active_account(session)
+        if account is None or not account.is_sandbox:
+            raise InvalidInput(
+                "Customer messages can only be simulated with the sandbox connected; real "
+                "customers write to your real number."
+            )
+        account_id, base_url = account.id, account.api_base_url.rstrip("/")
+    try:
+        answer = httpx.post(
+            f"{base_url}/_sandbox/inbound", json={"from": number, "text": body}, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        raise InvalidInput(f"The sandbox at {base_url} did not answer ({exc}).") from None
+    if answer.status_code != 201:
+        raise InvalidInput(f"The sandbox refused the message: {_sandbox_error(answer)}")
+    message_id = str(answer.json()["id"])
+    with siaran.uow.begin() as session:
+        record(session, actor, "sandbox.simulate_inbound", "whatsapp_account", account_id,
+               {"phone": number, "text": body[:200], "message_id": message_id})  # fmt: skip
+    return message_id
+
+
+def _sandbox_error(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {answer.status_code}"

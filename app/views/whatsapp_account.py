@@ -16,6 +16,7 @@ from app import whatsapp_ui as wa
 from core import whatsapp
 from core.errors import InvalidInput, SiaranError
 from core.permissions import Permission
+from core.sandbox_account import simulate_customer_message
 from sender.cloud_api import DEFAULT_API_VERSION, DEFAULT_BASE_URL
 
 OUTCOME_KEY = "wa_account_outcome"
@@ -130,6 +131,35 @@ with siaran.uow.session() as session:
     connected_at = account.connected_at if account else None
     checked_at = account.last_checked_at if account else None
 
+
+def customer_message_form() -> None:
+    """Sandbox only: write as a customer, to see replies and opt-outs arrive by webhook."""
+    st.subheader("Try it as a customer")
+    st.caption(
+        "The sandbox delivers this as a message from the customer's number, with its signed "
+        "webhook, exactly as WhatsApp would: a reply counts for the campaign that reached "
+        "them last, and STOP or BERHENTI opts them out."
+    )
+    with st.form("wa_simulate", clear_on_submit=False):
+        left, right = st.columns([2, 3])
+        phone = left.text_input("Customer's number", key="wa_sim_phone",
+                                placeholder="+62 812 3456 7890")  # fmt: skip
+        text = right.text_input("Their message", key="wa_sim_text", max_chars=4096,
+                                placeholder="BERHENTI")  # fmt: skip
+        sent = st.form_submit_button("Send as the customer", icon=":material/sms:")
+    if sent:
+        try:
+            message_id = simulate_customer_message(siaran, actor, phone, text)
+        except SiaranError as exc:
+            st.error(exc.message, icon=":material/block:")
+        else:
+            st.success(
+                f"The sandbox delivered it (message id {message_id}); Siaran records it "
+                "within seconds.",
+                icon=":material/mark_chat_read:",
+            )
+
+
 if summary is None:
     ui.empty_state(
         "No WhatsApp account is connected.",
@@ -198,6 +228,9 @@ else:
                 st.button(
                     "Cancel", key="wa_disconnect_cancel", on_click=_ask_to_confirm, args=(False,)
                 )
+
+if summary is not None and summary["is_sandbox"] and can_manage:
+    customer_message_form()
 
 st.subheader("Webhook")
 st.markdown(

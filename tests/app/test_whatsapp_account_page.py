@@ -156,3 +156,22 @@ def test_supervisor_without_an_account_is_told_an_owner_connects_it(
     at = open_page(signed_in, supervisor.email)
     assert "An owner of your business connects it." in texts(at)
     assert not at.text_input
+
+
+@pytest.mark.usefixtures("connected")
+def test_with_the_sandbox_an_owner_writes_as_a_customer(
+    signed_in: Callable[[str], AppTest], owner: Actor, sandbox: SandboxServer
+) -> None:
+    at = open_page(signed_in, owner.email)
+    at.text_input(key="wa_sim_phone").input("12")
+    at.text_input(key="wa_sim_text").input("BERHENTI")
+    at = at.button(key="FormSubmitter:wa_simulate-Send as the customer").click().run()
+    assert "'12' is not a valid phone number" in at.error[0].value
+    assert not sandbox.state.inbound_ids
+
+    at.text_input(key="wa_sim_phone").input("+62 812 3456 7890")
+    at = at.button(key="FormSubmitter:wa_simulate-Send as the customer").click().run()
+    assert not at.error
+    [message_id] = sandbox.state.inbound_ids
+    assert sandbox.state.inbound_ids[message_id] == "6281234567890"
+    assert f"The sandbox delivered it (message id {message_id})" in at.success[0].value

@@ -8,8 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.bootstrap import Siaran
+from core.errors import InvalidInput, PermissionDenied
 from core.permissions import Actor
-from core.sandbox_account import connect_sandbox_if_unconnected, sandbox_credentials
+from core.sandbox_account import (
+    connect_sandbox_if_unconnected,
+    sandbox_credentials,
+    simulate_customer_message,
+)
 from core.whatsapp import connect_account
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
@@ -79,3 +84,39 @@ def test_a_sandbox_account_on_an_old_port_is_re_pointed(
     with siaran.uow.session() as session:
         account = session.scalars(select(WhatsAppAccount)).one()
         assert account.api_base_url == moved.url
+
+
+def test_an_owner_writes_as_a_customer_through_the_sandbox(
+    siaran: Siaran, owner: Actor, sandbox: SandboxServer
+) -> None:
+    connect_sandbox_if_unconnected(siaran, sandbox.url)
+
+    message_id = simulate_customer_message(siaran, owner, "0812-3456-7890", " BERHENTI ")
+
+    assert sandbox.state.inbound_ids[message_id] == "6281234567890"
+    with siaran.uow.session() as session:
+        entry = session.scalars(
+            select(AuditLog).where(AuditLog.action == "sandbox.simulate_inbound")
+        ).one()
+    assert entry.actor_email == owner.email
+    assert entry.details == {
+        "phone": "+6281234567890", "text": "BERHENTI", "message_id": message_id
+    }  # fmt: skip
+
+
+def test_simulating_a_customer_refuses_what_it_cannot_do(
+    siaran: Siaran, owner: Actor, supervisor: Actor, sandbox: SandboxServer
+) -> None:
+    with pytest.raises(InvalidInput, match="only be simulated with the sandbox connected"):
+        simulate_customer_message(siaran, owner, "+6281234567890", "Halo")
+    connect_sandbox_if_unconnected(siaran, sandbox.url)
+    with pytest.raises(PermissionDenied):
+        simulate_customer_message(siaran, supervisor, "+6281234567890", "Halo")
+    with pytest.raises(InvalidInput, match="not a valid phone number"):
+        simulate_customer_message(siaran, owner, "12", "Halo")
+    with pytest.raises(InvalidInput, match="Write the customer's message"):
+        simulate_customer_message(siaran, owner, "+6281234567890", "   ")
+    assert not sandbox.state.inbound_ids
+    with siaran.uow.session() as session:
+        actions = session.scalars(select(AuditLog.action)).all()
+    assert "sandbox.simulate_inbound" not in actions
