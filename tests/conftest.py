@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
@@ -27,6 +28,9 @@ from core.profiles import actor_of, create_profile
 from core.settings import Settings
 from sql.migrate import upgrade
 from sql.schema import metadata
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PG_URL = os.environ.get(
     "SIARAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -149,3 +153,21 @@ def supervisor(uow: UnitOfWork) -> Actor:
 @pytest.fixture
 def agent(uow: UnitOfWork) -> Actor:
     return _make_actor(uow, "agent")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (``.ci/run`` installs it when missing)."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed", pytrace=False)
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

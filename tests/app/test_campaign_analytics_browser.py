@@ -9,7 +9,7 @@ import pytest
 
 from core.db import UnitOfWork
 from core.permissions import Actor
-from tests.app.test_browser import app_url, browser  # noqa: F401 - fixtures
+from tests.app.test_browser import app_url  # noqa: F401 - fixture
 from tests.conftest import TEST_PASSWORD
 from tests.core.analytics import scenario
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_analytics_page_renders_figures_and_charts(
     app_url: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     owner: Actor,
     uow: UnitOfWork,
     tmp_path: Path,

@@ -14,7 +14,7 @@ from core.sandbox_account import sandbox_credentials
 from core.whatsapp import connect_account
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
-from tests.app.test_browser import app_url, browser  # noqa: F401 - fixtures
+from tests.app.test_browser import app_url  # noqa: F401 - fixture
 from tests.conftest import TEST_PASSWORD
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def sandbox() -> Iterator[SandboxServer]:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_owner_syncs_and_previews_a_template(
     app_url: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     owner: Actor,
     siaran: Siaran,
     sandbox: SandboxServer,

@@ -20,7 +20,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "journey"
 UP_TIMEOUT = 240  # seconds for the first start: migrate, seed, five servers
 T = 60_000  # ms a page may take to show something (the machine may be busy)
@@ -143,20 +141,6 @@ def siaran_up(tmp_path: Path) -> Iterator[Up]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed", pytrace=False)
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 class Journey:

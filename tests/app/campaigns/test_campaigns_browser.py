@@ -11,7 +11,7 @@ from core.bootstrap import Siaran
 from core.permissions import Actor
 from tests.app.campaigns.conftest import Shop
 from tests.app.campaigns.test_campaigns_page import running_campaign, sender_progress
-from tests.app.test_browser import app_url, browser  # noqa: F401 - fixtures
+from tests.app.test_browser import app_url  # noqa: F401 - fixture
 from tests.conftest import TEST_PASSWORD
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_progress_refreshes_without_a_reload_and_the_wizard_saves_a_draft(
     app_url: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     owner: Actor,
     siaran: Siaran,
     shop: Shop,
