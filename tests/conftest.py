@@ -9,6 +9,7 @@ SQLite: a migrated template file copied for every test.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from sql.migrate import upgrade
 from sql.schema import metadata
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Locator, Page
 
 PG_URL = os.environ.get(
     "SIARAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -171,3 +172,16 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+def choose_option(scope: Page | Locator, label: str, text: str) -> None:
+    """Pick the option starting with ``text`` in a select box or multiselect, as a user does.
+
+    Clicking the option (rather than pressing Enter) waits until the typed text has
+    filtered the list, which on a busy machine can take a moment.
+    """
+    box = scope.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    box.fill(text)
+    page = scope if hasattr(scope, "keyboard") else scope.page
+    page.get_by_role("option", name=re.compile("^" + re.escape(text))).first.click()

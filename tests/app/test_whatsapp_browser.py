@@ -15,7 +15,7 @@ from core.whatsapp import connect_account
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from tests.app.test_browser import app_url  # noqa: F401 - fixture
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, choose_option
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -60,10 +60,7 @@ def test_owner_syncs_and_previews_a_template(
     report = page.get_by_test_id("stAlertContentSuccess")
     expect(report).to_contain_text("20 templates synced", timeout=45_000)
 
-    chooser = page.get_by_role("combobox", name="Template", exact=True)
-    chooser.click()
-    chooser.fill("konfirmasi")
-    chooser.press("Enter")
+    choose_option(page, "Template", "konfirmasi")
     bubble = page.locator(".wa-bubble")
     expect(bubble).to_contain_text("Halo Budi", timeout=45_000)
     page.get_by_role("textbox", name="{{1}} in the body").fill("Siti")

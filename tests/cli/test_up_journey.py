@@ -40,6 +40,7 @@ from core.phones import mask_phone
 from core.settings import PROJECT_ROOT
 from sql.demo_data import DEMO_PASSWORD
 from sql.schema import Campaign, CampaignMessage, Contact, ContactLabel, ContactPreference, Label
+from tests.conftest import choose_option
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -179,13 +180,6 @@ class Journey:
     def heading(self, name: str) -> Locator:
         return self.page.get_by_role("heading", name=name, exact=True)
 
-    def choose(self, scope: Page | Locator, label: str, text: str) -> None:
-        """Type into a select box or multiselect and take the first match."""
-        box = scope.get_by_role("combobox", name=label)
-        box.click()
-        box.fill(text)
-        box.press("Enter")
-
     def metric(self, label: str) -> int:
         card = self.page.get_by_test_id("stMetric").filter(has_text=label).first
         value = card.get_by_test_id("stMetricValue").inner_text()
@@ -274,7 +268,7 @@ def test_the_owner_journey_on_a_fresh_siaran_up(siaran_up: Up, browser: Browser)
     page.get_by_role("button", name="New segment").click()
     page.get_by_role("textbox", name="Name").first.fill(SEGMENT)
     page.get_by_role("button", name="Add condition").first.click()
-    journey.choose(page, "Labels", "vip")
+    choose_option(page, "Labels", "vip")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("stMetric").filter(has_text="Matching")).to_be_visible(timeout=T)
     with up.engine.connect() as conn:
@@ -294,17 +288,17 @@ def test_the_owner_journey_on_a_fresh_siaran_up(siaran_up: Up, browser: Browser)
     # --- the campaign builder: audience, template with variables, rate, review ----------------
     journey.open("Campaign builder")
     page.get_by_role("textbox", name="Campaign name").fill(CAMPAIGN)
-    journey.choose(page, "Segment", SEGMENT)
+    choose_option(page, "Segment", SEGMENT)
     expect(page.get_by_text("Who would receive it if sent now")).to_be_visible(timeout=T)
     recipients = journey.metric("Would receive")
     assert recipients == vip  # nobody opted out or in cooldown yet
     journey.shot("builder-audience")
     page.get_by_role("button", name="Next").click()
     page.get_by_role("radiogroup", name="Message type").get_by_text("Template", exact=True).click()
-    journey.choose(page, "Approved template", "flash_sale")
+    choose_option(page, "Approved template", "flash_sale")
     fixed_value(page, "{{sale_name}} in the header", "Gajian")
     first_name = variable(page, "{{first_name}} in the body")
-    journey.choose(first_name, "Contact field", "name")
+    choose_option(first_name, "Contact field", "name")
     first_name.get_by_role("textbox", name="Fallback").fill("Kak")
     first_name.get_by_role("textbox", name="Fallback").press("Tab")
     fixed_value(page, "{{sale_name}} in the body", "Gajian")

@@ -12,7 +12,7 @@ from core.permissions import Actor
 from tests.app.campaigns.conftest import Shop
 from tests.app.campaigns.test_campaigns_page import running_campaign, sender_progress
 from tests.app.test_browser import app_url  # noqa: F401 - fixture
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, choose_option
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -50,10 +50,7 @@ def test_progress_refreshes_without_a_reload_and_the_wizard_saves_a_draft(
     sidebar.get_by_role("link", name="Campaign builder").click()
     expect(page.get_by_role("heading", name="Campaign builder")).to_be_visible(timeout=45_000)
     page.get_by_role("textbox", name="Campaign name").fill("Promo dari browser")
-    segment = page.get_by_role("combobox", name="Segment")
-    segment.click()
-    segment.fill("Pelanggan")
-    segment.press("Enter")
+    choose_option(page, "Segment", "Pelanggan")
     expect(page.get_by_text("Who would receive it if sent now")).to_be_visible(timeout=45_000)
     page.get_by_role("button", name="Next").click()
     message = page.get_by_role("textbox", name="Message")
