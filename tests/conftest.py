@@ -177,11 +177,16 @@ def browser() -> Iterator[Browser]:
 def choose_option(scope: Page | Locator, label: str, text: str) -> None:
     """Pick the option starting with ``text`` in a select box or multiselect, as a user does.
 
-    Clicking the option (rather than pressing Enter) waits until the typed text has
-    filtered the list, which on a busy machine can take a moment.
+    Enter takes the first option once the typed text has filtered the list; waiting for
+    that first (rather than pressing Enter at once, or clicking an option the list may
+    re-draw) keeps it right on a busy machine.
     """
+    from playwright.sync_api import expect
+
     box = scope.get_by_role("combobox", name=label, exact=True)
     box.click()
     box.fill(text)
     page = scope if hasattr(scope, "keyboard") else scope.page
-    page.get_by_role("option", name=re.compile("^" + re.escape(text))).first.click()
+    first = page.get_by_role("option").first
+    expect(first).to_have_text(re.compile("^" + re.escape(text)), timeout=45_000)
+    box.press("Enter")
