@@ -101,6 +101,18 @@ def test_due_scheduled_campaign_is_launched_and_sent_end_to_end(
     assert any("4/4 sent" in (message or "") for message in logs)
 
 
+def launched_campaign(
+    siaran: Siaran, sandbox: SandboxServer, owner: Actor, *, people: int
+) -> uuid.UUID:
+    """A campaign to ``people`` contacts on the sandbox account, launched (running)."""
+    account_id = connect(siaran, sandbox)
+    with siaran.uow.begin() as session:
+        campaign_id = small_campaign(session, account_id, people=people).id
+    with siaran.uow.begin() as session:
+        launch_campaign(session, owner, campaign_id, settings=siaran.settings)
+    return campaign_id
+
+
 def test_running_campaign_is_picked_up(
     siaran: Siaran,
     sandbox: SandboxServer,
@@ -108,11 +120,7 @@ def test_running_campaign_is_picked_up(
     instance: dg.DagsterInstance,
     owner: Actor,
 ) -> None:
-    account_id = connect(siaran, sandbox)
-    with siaran.uow.begin() as session:
-        campaign_id = small_campaign(session, account_id, people=2).id
-    with siaran.uow.begin() as session:
-        launch_campaign(session, owner, campaign_id, settings=siaran.settings)
+    campaign_id = launched_campaign(siaran, sandbox, owner, people=2)
 
     result = execute(campaign_id, dagster_env, instance)
 
@@ -128,11 +136,7 @@ def test_a_run_with_only_a_retry_hours_ahead_ends_waiting(
     instance: dg.DagsterInstance,
     owner: Actor,
 ) -> None:
-    account_id = connect(siaran, sandbox)
-    with siaran.uow.begin() as session:
-        campaign_id = small_campaign(session, account_id, people=2).id
-    with siaran.uow.begin() as session:
-        launch_campaign(session, owner, campaign_id, settings=siaran.settings)
+    campaign_id = launched_campaign(siaran, sandbox, owner, people=2)
     retry_at = utcnow() + timedelta(hours=5)
     with siaran.uow.begin() as session:  # WhatsApp held both back (131049) on a first run
         for message in session.query(CampaignMessage).filter_by(campaign_id=campaign_id):
