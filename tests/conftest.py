@@ -179,14 +179,24 @@ def choose_option(scope: Page | Locator, label: str, text: str) -> None:
 
     Enter takes the first option once the typed text has filtered the list; waiting for
     that first (rather than pressing Enter at once, or clicking an option the list may
-    re-draw) keeps it right on a busy machine.
+    re-draw) keeps it right on a busy machine. A rerun that lands while the list is open
+    closes it, so a user (and this helper) opens it again.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import expect
 
     box = scope.get_by_role("combobox", name=label, exact=True)
-    box.click()
-    box.fill(text)
     page = scope if hasattr(scope, "keyboard") else scope.page
     first = page.get_by_role("option").first
-    expect(first).to_have_text(re.compile("^" + re.escape(text)), timeout=45_000)
-    box.press("Enter")
+    for attempt in range(4):
+        box.click()
+        box.fill(text)
+        try:
+            expect(first).to_have_text(re.compile("^" + re.escape(text)), timeout=15_000)
+        except (AssertionError, PlaywrightTimeoutError):
+            if attempt == 3:
+                raise
+            box.press("Escape")
+            continue
+        box.press("Enter")
+        return
