@@ -23,6 +23,7 @@ def main() -> None:
     else:
         ui.sidebar_account(actor, on_sign_out=auth.sign_out)
         page = st.navigation(navigation.navigation_for(actor))
+    auth.write_session_cookie()
     with ui.friendly_errors():
         page.run()
 

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from core.permissions import Actor, Permission, require
 from sql.schema import AuditLog
 
+# Issuing and revoking tokens, which every sign-in and sign-out (app and REST API) does.
+SIGN_IN_ACTIONS = ("token.issue", "token.revoke")
+
 
 def record(
     session: Session,
@@ -40,9 +43,13 @@ def recent(
     target_type: str | None = None,
     target_id: object | None = None,
     limit: int = 100,
+    include_sign_ins: bool = True,
 ) -> list[AuditLog]:
+    """The newest entries first; ``include_sign_ins=False`` keeps only changes to data."""
     require(actor, Permission.AUDIT_READ)
     query = select(AuditLog).order_by(AuditLog.created_at.desc()).limit(limit)
+    if not include_sign_ins:
+        query = query.where(AuditLog.action.not_in(SIGN_IN_ACTIONS))
     if target_type:
         query = query.where(AuditLog.target_type == target_type)
     if target_id is not None:

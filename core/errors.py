@@ -2,6 +2,7 @@
 
 SiaranError
 ├── AuthenticationFailed   wrong credentials or token          (HTTP 401)
+│   └── TokenEnded         unknown or revoked (signed-out) token
 ├── PermissionDenied       the role may not do this            (HTTP 403)
 ├── NotFound               no such object                      (HTTP 404)
 ├── Conflict               not allowed in the object's state   (HTTP 409)
@@ -23,6 +24,10 @@ class SiaranError(Exception):
 
 class AuthenticationFailed(SiaranError):
     status_code = 401
+
+
+class TokenEnded(AuthenticationFailed):
+    """The token is unknown or was revoked: nothing to tell a user who signed out."""
 
 
 class PermissionDenied(SiaranError):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, TokenEnded
 from core.permissions import Actor, Permission, Role, require
 from core.security import hash_password, hash_token, new_api_token, verify_password
 from sql.schema import ApiToken, Profile
@@ -114,22 +114,33 @@ def sign_in(
 
 def actor_for_token(session: Session, token: str) -> Actor:
     """Resolve a bearer token to its actor, or AuthenticationFailed."""
+    return actor_of(_profile_for_token(session, token, "API token"))
+
+
+def actor_for_app_session(session: Session, token: str) -> Actor:
+    """Resolve the app's session cookie to its actor, or AuthenticationFailed saying why."""
+    return actor_of(_profile_for_token(session, token, "session"))
+
+
+def _profile_for_token(session: Session, token: str, kind: str) -> Profile:
     row = session.execute(
         select(ApiToken, Profile)
         .join(Profile, Profile.id == ApiToken.profile_id)
         .where(ApiToken.token_hash == hash_token(token))
     ).first()
     if row is None:
-        raise AuthenticationFailed("Unknown API token.")
+        raise TokenEnded(f"Unknown {kind}.")
     api_token, profile = row
     now = utcnow()
     if api_token.revoked_at is not None:
-        raise AuthenticationFailed("This API token was revoked.")
+        raise TokenEnded(f"This {kind} was revoked (signed out).")
     if api_token.expires_at is not None and api_token.expires_at <= now:
-        raise AuthenticationFailed("This API token has expired; sign in again.")
+        raise AuthenticationFailed(f"This {kind} has expired; sign in again.")
     if not profile.is_active:
-        raise AuthenticationFailed("This profile is deactivated.")
-    return actor_of(profile)
+        raise AuthenticationFailed(
+            "This profile is deactivated and no longer active; ask an owner of your business."
+        )
+    return profile
 
 
 def revoke_token(session: Session, actor: Actor, token: str) -> None:

@@ -16,7 +16,11 @@ ui.page_header("Home", f"Welcome, {actor.full_name or actor.email}.")
 with auth.get_siaran().uow.session() as session:
     counts = stats.dashboard_counts(session, actor)
     show_audit = actor.can(Permission.AUDIT_READ)
-    recent = audit.recent(session, actor, limit=RECENT_AUDIT_ENTRIES) if show_audit else []
+    recent = (
+        audit.recent(session, actor, limit=RECENT_AUDIT_ENTRIES, include_sign_ins=False)
+        if show_audit
+        else []
+    )
     activity = [
         {
             "When": ui.local_time(entry.created_at),

@@ -22,9 +22,15 @@ def test_owner_reads_and_filters_the_audit_log(
     at.switch_page("views/audit_log.py").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table["Action"]) == ["profile.deactivate", "profile.create", "profile.create"]
-    assert table["Who"].iloc[0] == owner.email
-    assert table["Role"].iloc[0] == "owner"
+    # Signing in to the app issued the owner's session token.
+    assert list(table["Action"]) == [
+        "token.issue",
+        "profile.deactivate",
+        "profile.create",
+        "profile.create",
+    ]
+    assert table["Who"].iloc[1] == owner.email
+    assert table["Role"].iloc[1] == "owner"
     at.text_input(key="audit_target_id").input(str(agent.id)).run()
     assert list(at.dataframe[0].value["Action"]) == ["profile.deactivate", "profile.create"]
     at.text_input(key="audit_target_type").input("campaign").run()

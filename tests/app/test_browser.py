@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from app.auth import SESSION_COOKIE
+from core.db import UnitOfWork
+from core.errors import TokenEnded
 from core.permissions import Actor
+from core.profiles import actor_for_app_session
 from core.settings import PROJECT_ROOT
 from tests.conftest import TEST_PASSWORD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext, Cookie
 
 pytestmark = pytest.mark.browser
 
@@ -99,3 +103,57 @@ def test_sign_in_navigate_and_sign_out(
     expect(page.get_by_role("heading", name="No access")).to_be_visible(timeout=45_000)
     expect(page.get_by_role("link", name="Contacts")).to_have_count(0)
     page.screenshot(path=tmp_path / "agent-no-access.png")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_reloading_or_opening_a_new_tab_stays_signed_in_until_signing_out(
+    app_url: str, browser: Browser, owner: Actor, uow: UnitOfWork
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{app_url}/audit-log")
+    page.get_by_role("textbox", name="Email").fill(owner.email)
+    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible(timeout=45_000)
+    cookie = _session_cookie(context)
+    heading = page.get_by_role("heading", name="Audit log")
+    top = heading.bounding_box()
+    assert cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert cookie["expires"] > time.time() + 6 * 86_400  # a week, not the browser session
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible(timeout=45_000)
+    assert heading.bounding_box() == top  # setting the cookie takes no room on the page
+    other = context.new_page()
+    other.goto(f"{app_url}/contacts")
+    expect(other.get_by_role("heading", name="Contacts")).to_be_visible(timeout=45_000)
+    # The cookie holds the session's token, which the core resolves to the owner.
+    with uow.session() as session:
+        assert actor_for_app_session(session, cookie["value"]) == owner
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=45_000)
+    assert SESSION_COOKIE not in {c["name"] for c in context.cookies()}
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=45_000)
+    # Signing out ended the session in the other tab too, at its next click.
+    other.get_by_test_id("stSidebar").get_by_role("link", name="Home").click()
+    expect(other.get_by_text("This session was revoked (signed out).")).to_be_visible(
+        timeout=45_000
+    )
+    with uow.session() as session, pytest.raises(TokenEnded):
+        actor_for_app_session(session, cookie["value"])
+    context.close()
+
+
+def _session_cookie(context: BrowserContext) -> Cookie:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for cookie in context.cookies():
+            if cookie["name"] == SESSION_COOKIE:
+                return cookie
+        time.sleep(0.2)
+    pytest.fail("the app set no session cookie")
