@@ -454,8 +454,7 @@ def test_the_owner_journey_on_a_fresh_siaran_up(siaran_up: Up, browser: Browser)
     journey.sign_in(AGENT)
     expect(journey.heading("No access")).to_be_visible(timeout=T)
     expect(page.get_by_role("link", name="Campaigns")).to_have_count(0)
-    page.goto(f"{up.app}/campaigns")
-    journey.sign_in(AGENT)  # a new tab address is a new session
+    page.goto(f"{up.app}/campaigns")  # typing the address: still signed in, still no access
     expect(journey.heading("No access")).to_be_visible(timeout=T)
     expect(page.get_by_text(CAMPAIGN)).to_have_count(0)
     journey.shot("agent-no-access")
