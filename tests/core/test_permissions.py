@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from core.db import UnitOfWork
-from core.errors import AuthenticationFailed, Conflict, PermissionDenied
+from core.errors import AuthenticationFailed, Conflict, PermissionDenied, TokenEnded
 from core.permissions import GRANTS, Actor, Permission, Role, require
 from core.profiles import (
+    actor_for_app_session,
     actor_for_token,
     authenticate,
     create_profile,
@@ -101,6 +102,24 @@ def test_sign_in_and_tokens(uow: UnitOfWork, owner: Actor) -> None:
         revoke_token(session, owner, token)
     with uow.session() as session, pytest.raises(AuthenticationFailed, match="revoked"):
         actor_for_token(session, token)
+
+
+def test_an_app_session_says_whether_it_ended_or_expired(uow: UnitOfWork, owner: Actor) -> None:
+    with uow.begin() as session:
+        profile = authenticate(session, owner.email, TEST_PASSWORD)
+        ended = issue_token(session, profile, name="app session")
+        expired = issue_token(session, profile, name="app session", ttl_days=-1)
+    with uow.begin() as session:
+        assert actor_for_app_session(session, ended) == owner
+        revoke_token(session, owner, ended)
+    with uow.session() as session:
+        # Signed out or never issued: nothing to tell the user, so a distinct error.
+        for token in (ended, "sk_siaran_not-a-token"):
+            with pytest.raises(TokenEnded):
+                actor_for_app_session(session, token)
+        with pytest.raises(AuthenticationFailed, match="session has expired") as raised:
+            actor_for_app_session(session, expired)
+        assert not isinstance(raised.value, TokenEnded)
 
 
 def test_deactivated_profile_cannot_sign_in(uow: UnitOfWork, owner: Actor, agent: Actor) -> None:
