@@ -20,8 +20,8 @@ from core.bootstrap import Siaran, bootstrap
 from core.errors import AuthenticationFailed, SiaranError, TokenEnded
 from core.permissions import Actor, Role
 from core.profiles import actor_for_app_session, actor_of, revoke_token
-from core.profiles import sign_in as issue_session
 from core.security import verify_password
+from core.sign_ins import sign_in_limited
 from sql.schema import Profile
 
 ACTOR_KEY = "siaran_actor"
@@ -48,11 +48,15 @@ def sign_in(email: str, password: str) -> Actor:
     """Check the credentials, remember the actor in this browser session and in a cookie."""
     if not email.strip() or not password:
         raise AuthenticationFailed("Enter your email and password.")
-    with get_siaran().uow.begin() as session:
-        signed_in = issue_session(
-            session, email, password, ttl_days=SESSION_DAYS, token_name=SESSION_TOKEN_NAME
-        )
-        actor = actor_of(signed_in.profile)
+    signed_in = sign_in_limited(
+        get_siaran().uow,
+        email,
+        password,
+        ttl_days=SESSION_DAYS,
+        token_name=SESSION_TOKEN_NAME,
+        via="app",
+    )
+    actor = actor_of(signed_in.profile)
     st.session_state.clear()
     _remember(actor, signed_in.token)
     st.session_state[COOKIE_SCRIPT_KEY] = _cookie_script(signed_in.token, SESSION_DAYS * 86_400)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from core.permissions import Actor, Permission, require
 from sql.schema import AuditLog
 
-# Issuing and revoking tokens, which every sign-in and sign-out (app and REST API) does.
-SIGN_IN_ACTIONS = ("token.issue", "token.revoke")
+# Sign-ins, failed ones and sign-outs (issuing and revoking tokens), of the app and the API.
+SIGN_IN_ACTIONS = ("token.issue", "token.revoke", "sign_in.failed")
 
 
 def record(

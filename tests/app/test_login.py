@@ -14,6 +14,7 @@ from core.db import UnitOfWork
 from core.permissions import Actor, Role
 from core.profiles import create_profile, set_active
 from core.security import hash_password
+from core.sign_ins import MAX_FAILURES
 from sql.demo_data import DEMO_PASSWORD
 from sql.schema import Profile
 from tests.app.conftest import reset_caches, sign_in, texts
@@ -54,6 +55,20 @@ def test_wrong_password_says_so_without_a_traceback(
     with uow.session() as session:
         profile = session.scalar(select(Profile).where(Profile.email == owner.email))
         assert profile is not None and profile.last_login_at is None
+
+
+def test_after_five_wrong_passwords_the_form_says_how_long_to_wait(
+    new_app: Callable[[], AppTest], owner: Actor
+) -> None:
+    at = new_app().run()
+    for _ in range(MAX_FAILURES):
+        at = sign_in(at, owner.email, "not-the-password")
+    at = sign_in(at, owner.email, TEST_PASSWORD)
+    assert [e.value for e in at.error] == [
+        "Too many failed sign-ins for owner@example.com. Try again in 15 minutes, "
+        "or ask an owner of your business to check your profile."
+    ]
+    assert ACTOR_KEY not in at.session_state and not at.exception
 
 
 def test_empty_form_asks_for_both_fields(new_app: Callable[[], AppTest], owner: Actor) -> None:

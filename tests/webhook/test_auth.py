@@ -13,6 +13,7 @@ from core.permissions import Actor
 from core.profiles import set_active
 from core.security import hash_token
 from core.settings import Settings
+from core.sign_ins import MAX_FAILURES
 from sql.schema import ApiToken, AuditLog
 from sql.types import utcnow
 from tests.conftest import TEST_PASSWORD
@@ -87,6 +88,21 @@ def test_inactive_profile_cannot_sign_in_nor_use_its_tokens(
     response = client_for(agent_token).get("/api/me")
     assert response.status_code == 401
     assert "deactivated" in response.json()["detail"]
+
+
+def test_repeated_failed_logins_are_audited_then_answered_429(
+    api: httpx.Client, owner: Actor, uow: UnitOfWork
+) -> None:
+    for _ in range(MAX_FAILURES):
+        assert _login(api, "owner@example.com", "wrong-password").status_code == 401
+    refused = _login(api, "owner@example.com")
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("Too many failed sign-ins for owner@example.com.")
+    with uow.session() as session:
+        vias = session.scalars(
+            select(AuditLog.details).where(AuditLog.action == "sign_in.failed")
+        ).all()
+    assert vias == [{"via": "api"}] * MAX_FAILURES
 
 
 def test_requests_without_a_token_are_401_with_bearer_challenge(api: httpx.Client) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from core import profiles
+from core.sign_ins import sign_in_limited
 from webhook.deps import App, BearerToken, CurrentActor, DbSession
 from webhook.schemas import MeOut, ProfileOut
 
@@ -28,13 +29,21 @@ class LoginOut(BaseModel):
     profile: ProfileOut
 
 
-@router.post("/auth/login", summary="Sign in and get a bearer token")
-def login(body: LoginIn, session: DbSession, app: App) -> LoginOut:
+@router.post(
+    "/auth/login",
+    summary="Sign in and get a bearer token",
+    responses={429: {"description": "Too many failed sign-ins for this email; try later"}},
+)
+def login(body: LoginIn, app: App) -> LoginOut:
     """Wrong email, wrong password and a deactivated profile all answer 401 alike."""
-    signed_in = profiles.sign_in(
-        session, body.email, body.password, ttl_days=app.settings.token_ttl_days
+    signed_in = sign_in_limited(
+        app.uow,
+        body.email,
+        body.password,
+        ttl_days=app.settings.token_ttl_days,
+        token_name="login",
+        via="api",
     )
-    session.commit()
     return LoginOut(
         access_token=signed_in.token,
         expires_at=signed_in.expires_at,
