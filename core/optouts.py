@@ -44,6 +44,8 @@ SOURCE_BUTTON = "button"
 SOURCE_META = "meta_marketing_opt_out"
 #: What the sender records for a 131050 answered synchronously (``sender.outbox``).
 SOURCE_SENDER = "whatsapp"
+#: Where Meta itself stopped marketing messages; its "resume" reopens these, never a STOP.
+SOURCES_META_STOPPED = (SOURCE_META, SOURCE_SENDER)
 SOURCES = (SOURCE_KEYWORD, SOURCE_BUTTON, SOURCE_META, SOURCE_SENDER)
 MAX_PAGE_SIZE = 500
 MAX_REASON_LENGTH = 500
@@ -63,8 +65,8 @@ class ConsentChange:
     profile_name: str | None = None
     # The campaign message this opt-out answers (counted in its campaign's opted_out_count).
     message_id: uuid.UUID | None = None
-    # Opt back in only if the current opt-out came from this source (Meta's "resume").
-    only_from_source: str | None = None
+    # Opt back in only if the current opt-out came from one of these (Meta's "resume").
+    only_from_sources: tuple[str, ...] | None = None
 
 
 def phone_from_wa_id(wa_id: str) -> str | None:
@@ -154,8 +156,8 @@ def _opt_in(session: Session, contact_id: uuid.UUID, change: ConsentChange, now:
     table = ContactPreference.__table__
     newer = table.c.opted_out_at.is_(None) | (table.c.opted_out_at < change.at)
     condition = table.c.opted_out.is_(True) & newer
-    if change.only_from_source is not None:
-        condition = condition & (table.c.opt_out_source == change.only_from_source)
+    if change.only_from_sources is not None:
+        condition = condition & table.c.opt_out_source.in_(change.only_from_sources)
     reopened = session.execute(
         update(table)
         .where(table.c.contact_id == contact_id, condition)

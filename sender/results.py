@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.optouts import SOURCE_SENDER
 from core.permissions import SYSTEM_ACTOR
 from sender.errors import CloudApiError
 from sender.outbox import (
@@ -230,7 +231,7 @@ def record_opt_outs(session: Session, outcomes: list[Outcome], now: datetime) ->
             "opted_out": True,
             "opted_out_at": outcome.at,
             "opt_out_reason": "Stopped marketing messages on WhatsApp (error 131050).",
-            "opt_out_source": "whatsapp",
+            "opt_out_source": SOURCE_SENDER,
             "updated_at": now,
         }
         for contact_id, outcome in sorted(latest.items())
@@ -248,6 +249,6 @@ def record_opt_outs(session: Session, outcomes: list[Outcome], now: datetime) ->
     for contact_id, outcome in sorted(latest.items()):
         audit.record(
             session, SYSTEM_ACTOR, "contact.opt_out", "contact", contact_id,
-            {"source": "whatsapp", "code": 131050, "campaign_id": outcome.message.campaign_id,
+            {"source": SOURCE_SENDER, "code": 131050, "campaign_id": outcome.message.campaign_id,
              "message_id": outcome.message.id},
         )  # fmt: skip

@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from core.campaign_counters import Deltas
 from core.keywords import Consent, match
-from core.optouts import SOURCE_BUTTON, SOURCE_KEYWORD, SOURCE_META, ConsentChange, phone_from_wa_id
+from core.optouts import (
+    SOURCE_BUTTON,
+    SOURCE_KEYWORD,
+    SOURCE_META,
+    SOURCES_META_STOPPED,
+    ConsentChange,
+    phone_from_wa_id,
+)
 from core.settings import Settings
 from core.webhooks.envelope import NOT_REPLIES, InboundMessage, PreferenceUpdate
 from sql.schema import CampaignMessage
@@ -111,7 +118,7 @@ def apply_preferences(
                 contact_id=target[2] if target is not None else None,
                 profile_name=item.profile_name,
                 message_id=target[0] if target is not None else None,
-                only_from_source=None if item.stop else SOURCE_META,
+                only_from_sources=None if item.stop else SOURCES_META_STOPPED,
             )
         )
     return changes

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.bootstrap import Siaran
 from core.campaign_counters import Counts
+from core.optouts import SOURCE_SENDER
 from sql.schema import AuditLog, Contact, ContactPreference
 from sql.types import utcnow
 from tests.core.webhooks import builders
@@ -261,6 +262,28 @@ def test_metas_marketing_stop_and_resume(siaran: Siaran, deliver: Deliver) -> No
     deliver(envelope(preferences_change(first, at + timedelta(minutes=5), stop=False)))
     first_preference = _preference(siaran, sent.contact_ids[0])
     assert first_preference is not None and not first_preference.opted_out
+
+
+def test_metas_resume_reopens_an_opt_out_the_sender_learned_from_131050(
+    siaran: Siaran, deliver: Deliver
+) -> None:
+    with siaran.uow.begin() as session:
+        sent = builders.sent_campaign(session, 1)
+        at = utcnow().replace(microsecond=0)
+        # What the sender stores when a send is answered 131050 at once.
+        session.add(
+            ContactPreference(
+                contact_id=sent.contact_ids[0],
+                opted_out=True,
+                opted_out_at=at,
+                opt_out_source=SOURCE_SENDER,
+            )
+        )
+    deliver(
+        envelope(preferences_change(_digits(sent.phones[0]), at + timedelta(minutes=1), stop=False))
+    )
+    preference = _preference(siaran, sent.contact_ids[0])
+    assert preference is not None and not preference.opted_out
 
 
 def test_metas_resume_does_not_undo_a_stop_the_customer_typed(
