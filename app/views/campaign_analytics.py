@@ -46,6 +46,7 @@ LIVE_MINUTES_AFTER = 30
 REFRESH_SECONDS = 5
 LIVE_KEY = "analytics_live"
 LIVE_SHOWN_KEY = "analytics_live_shown"
+LOADED_REPORT_KEY = "analytics_loaded_report"
 EXPORT_LABELS = {"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}
 
 actor = auth.signed_in_actor()
@@ -355,7 +356,8 @@ def still_changing(summary: report.CampaignReport, now: datetime) -> bool:
 def figures(campaign_id: uuid.UUID) -> None:
     """Everything computed from the campaign's messages; reruns on its own while live."""
     with ui.friendly_errors():
-        summary = load_report(campaign_id)
+        # A full run has just loaded it; the fragment's own reruns load it afresh.
+        summary = st.session_state.pop(LOADED_REPORT_KEY, None) or load_report(campaign_id)
         st.markdown(f"### {summary.name}")
         live = st.session_state.get(LIVE_KEY, True) and still_changing(summary, utcnow())
         st.caption(
@@ -390,6 +392,7 @@ st.toggle(
 )
 live_now = st.session_state[LIVE_KEY] and still_changing(summary, utcnow())
 st.session_state[LIVE_SHOWN_KEY] = live_now
+st.session_state[LOADED_REPORT_KEY] = summary
 st.fragment(figures, run_every=REFRESH_SECONDS if live_now else None)(campaign_id)
 failures(campaign_id, actor.can(Permission.CAMPAIGN_WRITE))
 exports(summary)
