@@ -174,6 +174,13 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def submit_sign_in(page: Page, email: str, password: str = TEST_PASSWORD) -> None:
+    """Fill in the app's sign-in form and press Sign in, as a user does."""
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def choose_option(scope: Page | Locator, label: str, text: str) -> None:
     """Pick the option starting with ``text`` in a select box or multiselect, as a user does.
 

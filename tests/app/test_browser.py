@@ -20,7 +20,7 @@ from core.errors import TokenEnded
 from core.permissions import Actor
 from core.profiles import actor_for_app_session
 from core.settings import PROJECT_ROOT
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, submit_sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Cookie
@@ -78,9 +78,7 @@ def test_sign_in_navigate_and_sign_out(
     page = browser.new_page()
     # A link to a page, followed while signed out, opens that page once signed in.
     page.goto(f"{app_url}/contacts")
-    page.get_by_role("textbox", name="Email").fill(owner.email)
-    page.get_by_role("textbox", name="Password").fill("wrong-password")
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, owner.email, "wrong-password")
     expect(page.get_by_text("Wrong email or password.")).to_be_visible(timeout=45_000)
 
     page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
@@ -97,9 +95,7 @@ def test_sign_in_navigate_and_sign_out(
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=45_000)
 
-    page.get_by_role("textbox", name="Email").fill(agent.email)
-    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, agent.email)
     expect(page.get_by_role("heading", name="No access")).to_be_visible(timeout=45_000)
     expect(page.get_by_role("link", name="Contacts")).to_have_count(0)
     page.screenshot(path=tmp_path / "agent-no-access.png")
@@ -114,9 +110,7 @@ def test_reloading_or_opening_a_new_tab_stays_signed_in_until_signing_out(
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{app_url}/audit-log")
-    page.get_by_role("textbox", name="Email").fill(owner.email)
-    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, owner.email)
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible(timeout=45_000)
     cookie = _session_cookie(context)
     heading = page.get_by_role("heading", name="Audit log")

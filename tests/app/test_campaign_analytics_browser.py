@@ -10,7 +10,7 @@ import pytest
 from core.db import UnitOfWork
 from core.permissions import Actor
 from tests.app.test_browser import app_url  # noqa: F401 - fixture
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import submit_sign_in
 from tests.core.analytics import scenario
 
 if TYPE_CHECKING:
@@ -32,9 +32,7 @@ def test_analytics_page_renders_figures_and_charts(
     shop = scenario.build(uow)
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(app_url)
-    page.get_by_role("textbox", name="Email").fill(owner.email)
-    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, owner.email)
     page.get_by_test_id("stSidebar").get_by_role("link", name="Campaign analytics").click()
     expect(page.get_by_role("heading", name="Campaign analytics")).to_be_visible(timeout=45_000)
     # The latest launched campaign is shown, and its id goes into the address.

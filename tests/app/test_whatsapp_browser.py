@@ -15,7 +15,7 @@ from core.whatsapp import connect_account
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 from tests.app.test_browser import app_url  # noqa: F401 - fixture
-from tests.conftest import TEST_PASSWORD, choose_option
+from tests.conftest import choose_option, submit_sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -44,9 +44,7 @@ def test_owner_syncs_and_previews_a_template(
         connect_account(session, owner, siaran.secrets, sandbox_credentials(sandbox.url))
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
-    page.get_by_role("textbox", name="Email").fill(owner.email)
-    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, owner.email)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_role("link", name="WhatsApp account").click()
     expect(page.get_by_role("heading", name="Toko Maju")).to_be_visible(timeout=45_000)

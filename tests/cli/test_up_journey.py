@@ -40,7 +40,7 @@ from core.phones import mask_phone
 from core.settings import PROJECT_ROOT
 from sql.demo_data import DEMO_PASSWORD
 from sql.schema import Campaign, CampaignMessage, Contact, ContactLabel, ContactPreference, Label
-from tests.conftest import choose_option
+from tests.conftest import choose_option, submit_sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -162,9 +162,7 @@ class Journey:
 
     def sign_in(self, email: str) -> None:
         page = self.page
-        page.get_by_role("textbox", name="Email").fill(email)
-        page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        submit_sign_in(page, email, DEMO_PASSWORD)
         page.get_by_role("button", name="Sign out").wait_for(timeout=T)
 
     def sign_out(self) -> None:

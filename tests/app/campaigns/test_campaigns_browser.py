@@ -12,7 +12,7 @@ from core.permissions import Actor
 from tests.app.campaigns.conftest import Shop
 from tests.app.campaigns.test_campaigns_page import running_campaign, sender_progress
 from tests.app.test_browser import app_url  # noqa: F401 - fixture
-from tests.conftest import TEST_PASSWORD, choose_option
+from tests.conftest import choose_option, submit_sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -34,9 +34,7 @@ def test_progress_refreshes_without_a_reload_and_the_wizard_saves_a_draft(
     running = running_campaign(siaran, owner, shop, "Promo berjalan")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
-    page.get_by_role("textbox", name="Email").fill(owner.email)
-    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, owner.email)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_role("link", name="Campaigns", exact=True).click()
     expect(page.get_by_text("0 / 3 sent")).to_be_visible(timeout=45_000)
