@@ -11,3 +11,11 @@ def test_definitions_load() -> None:
     repository = defs.get_repository_def()
     assert repository is not None
     assert isinstance(defs, dg.Definitions)
+
+
+def test_every_job_runs_in_its_runs_own_process() -> None:
+    """A step process more would import the code location again before any work starts."""
+    jobs = [job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
+    assert {job.name for job in jobs} >= {"send_campaign", "warehouse_refresh"}
+    for job in jobs:
+        assert job.executor_def.name == dg.in_process_executor.name, job.name
