@@ -44,6 +44,8 @@ TIME_CARDS = ("avg_reply_seconds", "median_reply_seconds")
 LIVE_STATUSES = ("running", "paused")
 LIVE_MINUTES_AFTER = 30
 REFRESH_SECONDS = 5
+#: The hourly timeline marks every hour with a point while it has at most this many.
+POINTS_UP_TO = 48
 LIVE_KEY = "analytics_live"
 LIVE_SHOWN_KEY = "analytics_live_shown"
 LOADED_REPORT_KEY = "analytics_loaded_report"
@@ -140,9 +142,12 @@ def timeline_chart(campaign_id: uuid.UUID, timezone: str) -> None:
     long = pl.DataFrame(found.points).unpivot(
         index="period", on=list(EVENTS), variable_name="event", value_name="messages"
     )
+    # One period draws no line at all (a campaign in its first hour): mark each period with
+    # a point unless there are too many to tell apart.
+    points = granularity == "daily" or len(found.points) <= POINTS_UP_TO
     chart = (
         alt.Chart(long)
-        .mark_line(point=granularity == "daily")
+        .mark_line(point=points)
         .encode(
             x=alt.X("period:T", title=f"Local time ({timezone})"),
             y=alt.Y("messages:Q", title="Messages"),

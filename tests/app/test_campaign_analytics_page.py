@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -29,6 +31,11 @@ def open_page(at: AppTest, campaign: object | None = None) -> AppTest:
 def table(at: AppTest, column: str) -> object:
     """The first table on the page with ``column`` (dataframes carry no key in AppTest)."""
     return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def chart_specs(at: AppTest) -> list[dict[str, Any]]:
+    """The Vega-Lite specs of the page's Altair charts, in page order."""
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
 
 
 def metrics_shown(at: AppTest) -> dict[str, str]:
@@ -125,6 +132,15 @@ def test_the_address_chooses_the_campaign_and_the_picker_changes_it(
     assert at.query_params["campaign"] in (str(shop.campaign_id), [str(shop.campaign_id)])
     at = at.run()  # a rerun keeps the choice
     assert metrics_shown(at)["Recipients"] == "10"
+
+
+def test_a_timeline_of_one_hour_shows_its_points(
+    signed_in: Callable[[str], AppTest], owner: Actor, uow: UnitOfWork
+) -> None:
+    shop = scenario.build(uow)
+    at = open_page(signed_in(owner.email), shop.other_id)  # everything in one hour
+    [timeline] = [s for s in chart_specs(at) if s["encoding"]["x"]["field"] == "period"]
+    assert timeline["mark"] == {"type": "line", "point": True}  # a lone line draws nothing
 
 
 def test_figures_update_live_while_sending_and_not_long_after(
