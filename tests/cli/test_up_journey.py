@@ -306,6 +306,8 @@ def test_the_owner_journey_on_a_fresh_siaran_up(siaran_up: Up, browser: Browser)
     expect(bubble).to_contain_text("flash sale Gajian cuma sampai jam 21.00!", timeout=T)
     expect(bubble).to_contain_text("Pakai kode VIPGAJIAN saat checkout.")
     expect(bubble).not_to_contain_text("<body.first_name>")
+    expect(page.get_by_text("Still needed")).to_have_count(0, timeout=T)  # every one mapped
+    bubble.scroll_into_view_if_needed()  # the picture shows the preview beside the mapping
     journey.shot("builder-template-variables")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_text("When should it go out?")).to_be_visible(timeout=T)
