@@ -8,9 +8,11 @@ SQLite: a migrated template file copied for every test.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
+import ssl
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +40,16 @@ PG_URL = os.environ.get(
 )
 ENGINES = ["sqlite", "postgresql"]
 TEST_PASSWORD = "correct-horse-battery"
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every test client (``verify=``), built once.
+
+    httpx loads the CA bundle for each new client, about 50 ms, which the hundreds of
+    clients the tests make would pay every time; their servers are plain HTTP anyway.
+    """
+    return ssl.create_default_context()
 
 
 def _database_url(server_url: str, name: str) -> str:

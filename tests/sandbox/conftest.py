@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer
+from tests.conftest import tls_context
 from tests.sandbox.helpers import TOKEN, Receiver, fast_config
 
 
@@ -45,6 +46,9 @@ def sandbox(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
 def graph(sandbox: SandboxServer) -> Iterator[httpx.Client]:
     """An authenticated client for the Graph paths of ``sandbox``."""
     with httpx.Client(
-        base_url=sandbox.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        base_url=sandbox.url,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+        verify=tls_context(),
     ) as client:
         yield client

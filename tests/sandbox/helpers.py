@@ -19,6 +19,7 @@ import httpx
 from aiohttp import web
 
 from sandbox import SandboxConfig, SandboxServer, ThreadedServer
+from tests.conftest import tls_context
 
 TOKEN = "test-token"
 SECRET = "test-app-secret"
@@ -133,7 +134,10 @@ class Receiver:
 
 def client_for(server: SandboxServer) -> httpx.Client:
     return httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+        verify=tls_context(),
     )
 
 

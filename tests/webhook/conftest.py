@@ -22,6 +22,7 @@ from core.db import UnitOfWork
 from core.permissions import Actor
 from core.profiles import issue_token
 from sql.schema import Profile
+from tests.conftest import tls_context
 from webhook.server import create_app
 
 
@@ -72,7 +73,7 @@ def client_for(base_url: str) -> Iterator[Callable[[str | None], httpx.Client]]:
 
     def make(token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.Client(base_url=base_url, headers=headers, timeout=10)
+        client = httpx.Client(base_url=base_url, headers=headers, timeout=10, verify=tls_context())
         clients.append(client)
         return client
 
