@@ -13,7 +13,7 @@ def test_definitions_load() -> None:
     assert isinstance(defs, dg.Definitions)
 
 
-def test_every_job_runs_in_its_runs_own_process() -> None:
+def test_every_job_runs_its_ops_in_the_runs_own_process() -> None:
     """A step process more would import the code location again before any work starts."""
     jobs = [job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
     assert {job.name for job in jobs} >= {"send_campaign", "warehouse_refresh"}

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer
-from tests.conftest import tls_context
-from tests.sandbox.helpers import TOKEN, Receiver, fast_config
+from tests.sandbox.helpers import Receiver, client_for, fast_config
 
 
 @pytest.fixture
@@ -45,10 +44,5 @@ def sandbox(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
 @pytest.fixture
 def graph(sandbox: SandboxServer) -> Iterator[httpx.Client]:
     """An authenticated client for the Graph paths of ``sandbox``."""
-    with httpx.Client(
-        base_url=sandbox.url,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
-        verify=tls_context(),
-    ) as client:
+    with client_for(sandbox) as client:
         yield client
