@@ -216,9 +216,6 @@ def deliver_campaign(
     name=SEND_JOB,
     description="Send one campaign: launch it if needed, then drive the throttled sender.",
     tags={"dagster/max_retries": "0"},
-    # One op: running it in the run's own process saves starting (and importing) a second
-    # one, which holds up the first message of a "Send now" by seconds.
-    executor_def=dg.in_process_executor,
 )
 def send_campaign_job() -> None:
     deliver_campaign()
@@ -259,7 +256,6 @@ def expire_stale_messages(
 @dg.job(
     name="expire_campaign_messages",
     description="Expire unsent messages of campaigns whose deadline passed.",
-    executor_def=dg.in_process_executor,
 )
 def expire_campaign_messages_job() -> None:
     expire_stale_messages()

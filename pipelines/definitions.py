@@ -2,6 +2,11 @@
 
 Loaded by ``workspace.yaml`` (``dagster dev``) and by ``dg check defs``. Nothing here does
 I/O at import time: resources connect when a run needs them.
+
+Every job, and every materialization started from the Dagster UI, runs its steps in the
+run's own process: a process per step would import the code location again (seconds)
+before any work starts, holding up the first message of a "Send now", and DuckDB lets
+only one process write the warehouse anyway.
 """
 
 from __future__ import annotations
@@ -39,4 +44,5 @@ defs = dg.Definitions(
         *SEGMENT_SENSORS,
     ],
     resources={"siaran": SiaranResource(), "warehouse": WarehouseResource()},
+    executor=dg.in_process_executor,
 )

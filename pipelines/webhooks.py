@@ -41,7 +41,6 @@ def retry_webhook_events(context: dg.OpExecutionContext, siaran: SiaranResource)
     description="Retries webhook events whose processing failed or never happened, so nothing "
     "WhatsApp sent is lost.",
     tags={"dagster/max_retries": 0},
-    executor_def=dg.in_process_executor,
 )
 def webhook_retry_job() -> None:
     retry_webhook_events()
